@@ -1,0 +1,83 @@
+"""From parsed modules to findings: find the losses, follow their values, report.
+
+This is the one place where the finder (which functions are losses), the evaluator (what a
+loss returns) and the rule catalogue (how a finding is worded) meet.
+"""
+
+from __future__ import annotations
+
+from losslint.evaluate import Evaluator, Kind, Origin, Value
+from losslint.finder import Finder, LossTarget
+from losslint.ftypes import Finding
+from losslint.project import Project
+from losslint.rules import RULES
+
+_SIGNATURE_NOTE = "; treated as a loss because of its (y_true, y_pred) signature"
+
+
+def reported_origins(value: Value) -> list[tuple[Origin, str]]:
+    """The (origin, code) pairs a returned value carries to the user."""
+    if value.kind is Kind.COLLAPSED:
+        return [(o, o.code) for o in value.origins if o.kind == "reduction"]
+    if value.batchy:
+        pairs = [(o, o.code) for o in value.broadcast]
+        pairs += [(o, "LL201") for o in value.coupled]
+        return pairs
+    return []
+
+
+def _coupling_message(origin: Origin) -> str:
+    if origin.kind == "batch-size":
+        return (f"the per-sample loss is scaled by {origin.detail}: Keras already averages over the "
+                "batch (`sum_over_batch_size`), so the loss shrinks as the batch grows and the last, "
+                "partial batch is over-weighted; return the per-sample values without dividing")
+    return (f"the per-sample loss is scaled by `{origin.api}(...)`, a statistic of the whole batch: each "
+            "sample's loss now depends on the other samples in its batch and on the batch size; "
+            "normalise each sample by its own statistics (`axis=-1`) or by a constant")
+
+
+def analyse(project: Project) -> list[tuple[LossTarget, Origin, str, str]]:
+    """Every (loss, origin, code, message), one per reported place and code."""
+    finder = Finder(project)
+    targets = finder.find()
+    evaluator = Evaluator(project)
+    seen: set[tuple[int, str]] = set()
+    results = []
+    for target in targets:
+        value = evaluator.evaluate_loss(target.function, target.bound_positional, target.bound_keywords)
+        for origin, code in reported_origins(value):
+            key = (id(origin.node), code)
+            if key in seen:
+                continue
+            seen.add(key)
+            message = origin.detail if code != "LL201" else _coupling_message(origin)
+            if origin.function is not None and origin.function is not target.function:
+                message += f" (inside `{origin.function.qualname}`, called from this loss)"
+            if target.inferred:
+                message += _SIGNATURE_NOTE
+            results.append((target, origin, code, message))
+    return results
+
+
+def to_finding(target: LossTarget, origin: Origin, code: str, message: str) -> Finding:
+    module = origin.module
+    line, column, end_line, end_column = module.span(origin.node)
+    cell = None
+    if module.notebook is not None:
+        cell, line = module.notebook.locate(line)
+        end_cell, end_line = module.notebook.locate(end_line)
+        if end_cell != cell:
+            end_line, end_column = line, column
+    return Finding(
+        path=module.display,
+        line=line,
+        column=column,
+        end_line=end_line,
+        end_column=end_column,
+        code=code,
+        severity=RULES[code].severity,
+        message=message,
+        function=target.function.qualname,
+        cell=cell,
+        loss_source=target.source,
+    )

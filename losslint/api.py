@@ -1,0 +1,172 @@
+"""The library API: what the CLI, the tests and other front ends call.
+
+    check_paths(paths, settings) -> Report
+    check_source(source, path="<string>", settings=Settings()) -> list[Finding]
+
+A run reads every file, parses it with LibCST, indexes all of them into one `Project` (losses
+are often defined in one file and compiled in another), analyses, then drops suppressed and
+deselected findings. No TensorFlow is imported anywhere on this path.
+"""
+
+from __future__ import annotations
+
+import io
+import tokenize
+from collections.abc import Sequence
+from pathlib import Path
+
+import libcst as cst
+
+from losslint.analysis import analyse, to_finding
+from losslint.discovery import discover
+from losslint.ftypes import FileError, Finding, Report, Settings, SourceFile
+from losslint.notebook import NotebookError, NotPythonNotebook, join_cells, load_notebook
+from losslint.project import ModuleInfo, Project, module_name_for
+from losslint.rules import RULES, is_selected
+from losslint.suppression import Suppressions
+
+
+class _Unreadable(Exception):
+    """A file's bytes could not be turned into Python source (reported as LL902)."""
+
+
+def check_paths(paths: Sequence[str], settings: Settings = Settings()) -> Report:
+    sources, errors = discover(paths, exclude=settings.exclude, respect_gitignore=settings.respect_gitignore)
+    report = Report(errors=list(errors))
+    project = Project()
+    findings: list[Finding] = []
+    for source in sources:
+        try:
+            data = source.path.read_bytes()
+        except OSError as exc:
+            report.errors.append(FileError(source.display, exc.strerror or str(exc)))
+            continue
+        report.files_scanned += 1
+        findings += _load(project, source.path, source.display, data)
+    findings += _analyse(project)
+    report.findings = _finish(findings, project, settings)
+    return report
+
+
+def check_source(source: str, path: str = "<string>", settings: Settings = Settings()) -> list[Finding]:
+    """Analyse one in-memory module (tests, editors). Notebooks: pass their JSON text."""
+    project = Project()
+    findings = _load(project, Path(path), path, source.encode("utf-8"))
+    findings += _analyse(project)
+    return _finish(findings, project, settings)
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def _load(project: Project, path: Path, display: str, data: bytes) -> list[Finding]:
+    """Parse one file into the project; return the file-level findings (LL901, LL902)."""
+    try:
+        if path.suffix == ".ipynb":
+            return _load_notebook(project, path, display, data)
+        text = _decode(data)
+    except _Unreadable as exc:
+        return [_file_finding(display, "LL902", str(exc))]
+    try:
+        tree = cst.parse_module(text)
+    except cst.ParserSyntaxError as exc:
+        return [_syntax_finding(display, exc)]
+    except RecursionError:
+        return [_file_finding(display, "LL901", "the file is nested too deeply to parse")]
+    name, is_package = module_name_for(path) if path.exists() else (path.stem, False)
+    project.add(ModuleInfo(path, display, name, is_package, tree, text))
+    return []
+
+
+def _decode(data: bytes) -> str:
+    """Bytes to text the way Python does: BOM, then a PEP 263 coding line, else UTF-8."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        text = data.decode(encoding)
+    except (SyntaxError, LookupError, UnicodeDecodeError) as exc:
+        raise _Unreadable(f"cannot decode the file: {exc}") from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text
+
+
+def _load_notebook(project: Project, path: Path, display: str, data: bytes) -> list[Finding]:
+    try:
+        notebook = load_notebook(data.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise _Unreadable(f"cannot decode the notebook as UTF-8: {exc}") from None
+    except NotPythonNotebook:
+        return []  # an R or Julia notebook: nothing for us to check
+    except NotebookError as exc:
+        raise _Unreadable(f"cannot read the notebook: {exc}") from None
+    findings: list[Finding] = []
+    try:
+        tree = cst.parse_module(notebook.source)
+    except (cst.ParserSyntaxError, RecursionError):
+        # Find the cells that do not parse on their own, report them, analyse the rest.
+        good = []
+        for cell in notebook.cells:
+            try:
+                cst.parse_module(cell.text)
+                good.append(cell)
+            except cst.ParserSyntaxError as exc:
+                finding = _syntax_finding(display, exc)
+                findings.append(_replace_cell(finding, cell.index))
+            except RecursionError:
+                findings.append(_replace_cell(_file_finding(display, "LL901", "the cell is nested too deeply to parse"),
+                                              cell.index))
+        notebook = join_cells(good)
+        try:
+            tree = cst.parse_module(notebook.source)
+        except (cst.ParserSyntaxError, RecursionError):
+            return findings  # cells that only fail together: reported above as far as we can
+    project.add(ModuleInfo(path, display, path.stem, False, tree, notebook.source, notebook=notebook))
+    return findings
+
+
+def _replace_cell(finding: Finding, cell: int) -> Finding:
+    from dataclasses import replace
+
+    return replace(finding, cell=cell)
+
+
+def _syntax_finding(display: str, exc: cst.ParserSyntaxError) -> Finding:
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid syntax"
+    return Finding(display, exc.raw_line, exc.raw_column + 1, exc.raw_line, exc.raw_column + 1,
+                   "LL901", RULES["LL901"].severity, f"syntax error: {message}")
+
+
+def _file_finding(display: str, code: str, message: str) -> Finding:
+    return Finding(display, 1, 1, 1, 1, code, RULES[code].severity, message)
+
+
+def _analyse(project: Project) -> list[Finding]:
+    return [to_finding(*result) for result in analyse(project)]
+
+
+def _finish(findings: list[Finding], project: Project, settings: Settings) -> list[Finding]:
+    suppressions: dict[str, Suppressions] = {}
+    modules: dict[str, ModuleInfo] = {m.display: m for m in project.modules}
+    kept = []
+    for finding in findings:
+        if not is_selected(finding.code, settings.select, settings.ignore):
+            continue
+        module = modules.get(finding.path)
+        if module is not None and finding.code not in ("LL901", "LL902"):
+            if module.display not in suppressions:
+                suppressions[module.display] = Suppressions.from_source(module.source)
+            start, end = finding.line, finding.end_line
+            if module.notebook is not None:
+                start, end = _source_lines(module, finding)
+            if suppressions[module.display].is_suppressed(finding.code, start, end):
+                continue
+        kept.append(finding)
+    return sorted(kept, key=Finding.sort_key)
+
+
+def _source_lines(module: ModuleInfo, finding: Finding) -> tuple[int, int]:
+    """Cell-relative lines back to lines of the joined notebook source."""
+    for cell in module.notebook.cells:
+        if cell.index == finding.cell:
+            return cell.first_line + finding.line - 1, cell.first_line + finding.end_line - 1
+    return finding.line, finding.end_line

@@ -1,0 +1,244 @@
+"""What losslint knows about TensorFlow and Keras APIs, as data.
+
+Every entry is keyed by a *canonical* qualified name. `canonical()` maps the many spellings of
+one API onto it: `tf.keras.backend.mean`, `tensorflow.python.keras.backend.mean`,
+`tf_keras.backend.mean` and `keras.backend.mean` are all `keras.backend.mean`. The evaluator
+(evaluate.py) asks this module what a call does to the batch axis; no other module hard-codes
+an API name. To teach losslint a new API, add a line here and a fixture that shows it.
+
+Facts behind the entries: shared/keras-loss-semantics.md, section 3 (shapes measured under
+Keras 3.15.1 and tf_keras 2.21.0 on TensorFlow 2.21.0).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Spelling -> canonical prefix. Longest prefixes first; the first match wins.
+_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("tensorflow.compat.v2.keras.", "keras."),
+    ("tensorflow.python.keras.", "keras."),
+    ("tensorflow.keras.", "keras."),
+    ("keras.api._v2.keras.", "keras."),
+    ("keras._tf_keras.keras.", "keras."),
+    ("tf_keras.src.", "keras."),
+    ("tf_keras.", "keras."),
+    ("keras.src.ops.numpy.", "keras.ops."),
+    ("keras.src.ops.", "keras.ops."),
+    ("keras.ops.numpy.", "keras.ops."),
+    ("keras.src.backend.", "keras.backend."),
+    ("keras.src.losses.losses.", "keras.losses."),
+    ("keras.src.losses.loss.", "keras.losses."),
+    ("keras.src.losses.", "keras.losses."),
+    ("keras.src.metrics.", "keras.metrics."),
+    ("keras.losses.loss.", "keras.losses."),
+    ("keras.losses.losses.", "keras.losses."),
+    ("tensorflow.compat.v2.", "tensorflow."),
+    ("tensorflow.math.", "tensorflow."),
+    ("tensorflow.linalg.norm", "tensorflow.norm"),
+    ("tensorflow.experimental.numpy.", "tensorflow.experimental.numpy."),
+    ("keras.layers.core.", "keras.layers."),
+)
+
+_EXACT: dict[str, str] = {
+    "tensorflow.keras": "keras",
+    "tf_keras": "keras",
+    "tensorflow.python.keras": "keras",
+    # tf.losses in TF2 is tf.keras.losses (classes and per-sample functions); TF1-style
+    # calls are recognised by their keywords instead (see V1_LOSS_KEYWORDS).
+}
+
+
+def canonical(qualified: str) -> str:
+    """One spelling per API: see the module docstring."""
+    if qualified in _EXACT:
+        return _EXACT[qualified]
+    for prefix, replacement in _PREFIXES:
+        if qualified.startswith(prefix):
+            return replacement + qualified[len(prefix):]
+    return qualified
+
+
+@dataclass(frozen=True)
+class Reduction:
+    """A function that reduces over `axis` (None by default: every axis, the batch included).
+
+    `axis_position` is the index of `axis` when passed positionally; `code` is the rule a
+    batch-collapsing use reports (count_nonzero is a scalar-by-construction API, LL104).
+    """
+
+    family: str
+    axis_position: int = 1
+    code: str = "LL101"
+
+
+def _reductions() -> dict[str, Reduction]:
+    table: dict[str, Reduction] = {}
+    # TensorFlow: tf.reduce_* is tf.math.reduce_* (canonical() folds tf.math.* onto tf.*).
+    for family in ("mean", "sum", "max", "min", "prod", "logsumexp", "any", "all", "std",
+                   "variance", "euclidean_norm"):
+        table[f"tensorflow.reduce_{family}"] = Reduction(family)
+    table["tensorflow.norm"] = Reduction("norm", axis_position=2)
+    table["tensorflow.count_nonzero"] = Reduction("count_nonzero", code="LL104")
+    for family in ("mean", "sum", "max", "min", "prod", "std", "var"):
+        table[f"tensorflow.experimental.numpy.{family}"] = Reduction(family)
+    # Keras 2 backend (also reachable as tf.keras.backend under Keras 3).
+    for family in ("mean", "sum", "max", "min", "prod", "std", "var", "any", "all", "logsumexp"):
+        table[f"keras.backend.{family}"] = Reduction(family)
+    # keras.ops (Keras 3, every backend).
+    for family in ("mean", "sum", "max", "min", "prod", "std", "var", "logsumexp", "amax", "amin",
+                   "median", "all", "any"):
+        table[f"keras.ops.{family}"] = Reduction(family)
+    table["keras.ops.norm"] = Reduction("norm", axis_position=2)
+    table["keras.ops.count_nonzero"] = Reduction("count_nonzero", code="LL104")
+    return table
+
+
+REDUCTIONS: dict[str, Reduction] = _reductions()
+
+# Reductions whose result grows with the number of elements, so a batch-collapsing use also
+# makes the loss (and the effective learning rate) scale with the batch size.
+SCALE_WITH_BATCH = frozenset({"sum", "logsumexp", "count_nonzero", "norm", "euclidean_norm"})
+
+
+@dataclass(frozen=True)
+class ScalarApi:
+    """A call that returns one number for the whole batch by construction (LL104).
+
+    `unless_keyword`: the call keeps the batch when this keyword is given (`axis` for Keras 3's
+    dice/tversky, `reduction=NONE` for the TF1 losses).
+    """
+
+    description: str
+    unless_keyword: str | None = None
+
+
+SCALAR_APIS: dict[str, ScalarApi] = {
+    "tensorflow.nn.l2_loss": ScalarApi("returns sum(x ** 2) / 2 over every element, the batch included"),
+    "tensorflow.nn.compute_average_loss": ScalarApi(
+        "averages over the global batch; it belongs in custom training loops, not in a compiled loss"
+    ),
+    "keras.losses.dice": ScalarApi("defaults to axis=None and computes one Dice over the whole batch",
+                                   unless_keyword="axis"),
+    "keras.losses.tversky": ScalarApi("defaults to axis=None and computes one Tversky index over the whole batch",
+                                      unless_keyword="axis"),
+}
+
+# TF1 losses: every `tf.compat.v1.losses.<fn>` reduces with SUM_BY_NONZERO_WEIGHTS by default.
+V1_LOSSES_PREFIX = "tensorflow.compat.v1.losses."
+# `tf.losses.<fn>` means TF1 when called with TF1 keywords (TF2's tf.losses is tf.keras.losses,
+# whose functions take y_true/y_pred and are per-sample).
+TF_LOSSES_PREFIX = "tensorflow.losses."
+V1_LOSS_KEYWORDS = frozenset({"labels", "predictions", "logits", "weights", "scope",
+                              "loss_collection", "reduction", "onehot_labels",
+                              "multi_class_labels"})
+
+# Calls that merge the batch axis into the elements: any reduction afterwards collapses it.
+FLATTENERS = frozenset({"keras.backend.flatten", "keras.ops.ravel", "tensorflow.experimental.numpy.ravel"})
+# reshape(x, shape): flattening when `shape` is the literal [-1] / (-1,).
+RESHAPES = frozenset({"tensorflow.reshape", "keras.ops.reshape", "keras.backend.reshape",
+                      "tensorflow.experimental.numpy.reshape"})
+# Calls that keep the batch and flatten the rest: result is (batch, n).
+BATCH_FLATTENERS = frozenset({"keras.backend.batch_flatten"})
+# Layer classes that do the same when called: Flatten()(x).
+BATCH_FLATTEN_LAYERS = frozenset({"keras.layers.Flatten"})
+
+# Shape queries: `[0]` of the result is the batch size.
+SHAPE_FUNCS = frozenset({"tensorflow.shape", "keras.backend.shape", "keras.ops.shape",
+                         "tensorflow.compat.v1.shape"})
+# Static shapes: their `[0]` is None while tracing, never the batch size as a tensor.
+STATIC_SHAPE_FUNCS = frozenset({"keras.backend.int_shape"})
+# Number of elements, batch included: dividing a per-sample loss by it mixes the batch in.
+SIZE_FUNCS = frozenset({"tensorflow.size", "keras.ops.size", "keras.backend.count_params"})
+# Calls that return plain numbers about a tensor, never the tensor's data.
+METADATA_FUNCS = frozenset({"tensorflow.rank", "keras.backend.ndim", "keras.ops.ndim",
+                            "keras.backend.dtype", "keras.backend.epsilon", "keras.backend.floatx",
+                            "keras.config.epsilon", "keras.config.floatx", "len", "isinstance"})
+
+# Element-wise combinations of several tensors. "additive" ones broadcast a collapsed operand
+# back onto every sample (the collapsed term still reaches the result unchanged); the
+# "multiplicative" ones scale each sample by it (a batch statistic used as normaliser: LL201).
+ADDITIVE = frozenset({
+    "tensorflow.add", "tensorflow.subtract", "tensorflow.maximum", "tensorflow.minimum",
+    "tensorflow.add_n", "tensorflow.clip_by_value", "tensorflow.where", "tensorflow.where_v2",
+    "keras.ops.add", "keras.ops.subtract", "keras.ops.maximum", "keras.ops.minimum",
+    "keras.ops.where", "keras.ops.clip",
+    "keras.backend.maximum", "keras.backend.minimum", "keras.backend.switch",
+    "keras.backend.clip", "tensorflow.experimental.numpy.where",
+})
+MULTIPLICATIVE = frozenset({
+    "tensorflow.multiply", "tensorflow.divide", "tensorflow.truediv", "tensorflow.realdiv",
+    "tensorflow.divide_no_nan", "tensorflow.multiply_no_nan", "tensorflow.xdivy",
+    "tensorflow.pow", "tensorflow.scalar_mul",
+    "keras.ops.multiply", "keras.ops.divide", "keras.ops.true_divide", "keras.ops.divide_no_nan",
+    "keras.ops.power", "keras.backend.pow",
+})
+
+# Products of two tensors: of two batch tensors the result is a pairwise (batch, batch)
+# matrix, whose single-axis reductions reduce over *other samples* (contrastive losses).
+PRODUCTS = frozenset({
+    "tensorflow.matmul", "tensorflow.linalg.matmul", "tensorflow.tensordot", "tensorflow.einsum",
+    "tensorflow.linalg.einsum", "keras.ops.matmul", "keras.ops.dot", "keras.ops.tensordot",
+    "keras.ops.einsum", "keras.ops.outer", "keras.backend.dot", "tensorflow.experimental.numpy.matmul",
+})
+# Per-sample products: keep the batch axis in place.
+BATCH_PRODUCTS = frozenset({"keras.backend.batch_dot"})
+# Move the batch axis away from position 0 (unless a perm starting with 0 is given).
+TRANSPOSES = frozenset({"tensorflow.transpose", "keras.ops.transpose", "keras.backend.transpose",
+                        "tensorflow.linalg.matrix_transpose", "tensorflow.linalg.adjoint"})
+EXPAND_DIMS = frozenset({"tensorflow.expand_dims", "keras.ops.expand_dims", "keras.backend.expand_dims"})
+STACKS = frozenset({"tensorflow.stack", "keras.ops.stack", "keras.backend.stack"})
+# The diagonal of a pairwise matrix: one value per sample.
+DIAGONALS = frozenset({"tensorflow.linalg.diag_part", "tensorflow.linalg.tensor_diag_part",
+                       "tensorflow.diag_part", "keras.ops.diagonal", "keras.ops.diag"})
+# Per-sample mapping: the mapped function sees one sample; the result keeps the batch.
+PER_SAMPLE_MAPS = frozenset({"tensorflow.map_fn", "tensorflow.vectorized_map", "keras.ops.vectorized_map",
+                             "keras.ops.map", "keras.backend.map_fn"})
+# Branches given as callables: the result is one of the branches' values.
+CONDS = frozenset({"tensorflow.cond", "keras.ops.cond", "keras.backend.in_train_phase",
+                   "keras.backend.in_test_phase"})
+# Calls whose first argument is a loss function to be wrapped as a Keras loss.
+LOSS_WRAPPERS = frozenset({"keras.losses.LossFunctionWrapper", "keras.__internal__.losses.LossFunctionWrapper",
+                           "keras.losses.get", "keras.losses.deserialize"})
+# Calls whose dict argument registers custom objects by name.
+CUSTOM_OBJECT_CALLS = frozenset({
+    "keras.models.load_model", "keras.saving.load_model", "keras.utils.custom_object_scope",
+    "keras.utils.CustomObjectScope", "keras.saving.custom_object_scope",
+    "keras.saving.CustomObjectScope", "keras.models.model_from_json", "keras.models.model_from_config",
+    "keras.models.clone_model", "keras.saving.deserialize_keras_object",
+    "keras.utils.deserialize_keras_object",
+})
+# Functions that run their argument in a custom training loop (a scalar is right there).
+STRATEGY_RUNS = frozenset({"run", "experimental_run_v2"})
+GRADIENT_TAPES = frozenset({"tensorflow.GradientTape"})
+
+# Namespaces of Keras' own Loss and Metric classes (CamelCase names under them are classes).
+LOSS_NAMESPACES = ("keras.losses.", "tensorflow.losses.", "tensorflow.compat.v1.keras.losses.")
+METRIC_NAMESPACES = ("keras.metrics.", "tensorflow.metrics.")
+# Base classes whose subclasses' `call(self, y_true, y_pred)` Keras uses as the per-sample loss.
+LOSS_BASES = frozenset({"keras.losses.Loss", "keras.losses.LossFunctionWrapper"})
+
+
+def is_loss_class(name: str) -> bool:
+    """`keras.losses.MeanSquaredError`, `keras.losses.Loss`, ...: CamelCase under a loss namespace."""
+    return _camel_under(name, LOSS_NAMESPACES)
+
+
+def is_metric_class(name: str) -> bool:
+    return _camel_under(name, METRIC_NAMESPACES)
+
+
+def _camel_under(name: str, namespaces: tuple[str, ...]) -> bool:
+    for namespace in namespaces:
+        if name.startswith(namespace):
+            rest = name[len(namespace):]
+            return "." not in rest and rest[:1].isupper() and rest != "Reduction"
+    return False
+
+
+# Names that mark a `(y_true, y_pred)` function as a metric rather than a loss when no compile
+# call says otherwise (a library of metrics returns scalars on purpose).
+METRIC_NAME_HINTS = ("coef", "acc", "metric", "iou", "score", "precision", "recall", "f1", "auc",
+                     "psnr", "ssim", "jaccard_index")
+# Receivers of `.compile` that are not Keras models.
+NOT_MODEL_COMPILE = frozenset({"re", "regex", "torch", "jax", "numba", "tensorflow.compat.v1"})

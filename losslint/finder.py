@@ -1,0 +1,409 @@
+"""Which functions reach Keras as losses.
+
+Sources, strongest first:
+  compile         `X.compile(loss=...)` (or the second positional argument): names,
+                  attributes, lambdas, lists/tuples/dicts, factory calls (the inner function
+                  they return), `functools.partial`, Loss subclass instances,
+                  `keras.losses.get(fn)`, and variables or loop variables bound to any of these.
+  loss-subclass   `call` of a class deriving (here or through scanned classes) from
+                  `keras.losses.Loss`, unless the class overrides `__call__` (then Keras uses
+                  its result as the final scalar).
+  wrapper         `LossFunctionWrapper(fn)`.
+  custom-objects  loss-shaped functions registered in `custom_objects={...}`.
+  signature       a function whose first two parameters are `y_true, y_pred` (a library of
+                  losses compiled elsewhere), unless the scan shows it used only as a metric,
+                  helper, custom-training-loop function or per-sample mapped function.
+
+The weak sources (custom-objects, signature) also register metrics, which return a scalar on
+purpose, so they share the metric exclusions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import libcst as cst
+
+from losslint import catalogue
+from losslint.project import (
+    AssignBinding,
+    CallSite,
+    ClassInfo,
+    External,
+    FunctionInfo,
+    IterBinding,
+    ModuleInfo,
+    ParamBinding,
+    Project,
+    Scope,
+    last_name,
+)
+
+STRONG_SOURCES = ("compile", "loss-subclass", "wrapper")
+_MAX_DEPTH = 8
+
+
+@dataclass(frozen=True)
+class LossTarget:
+    function: FunctionInfo
+    source: str
+    bound_positional: int = 0
+    bound_keywords: tuple[str, ...] = ()
+
+    @property
+    def inferred(self) -> bool:
+        return self.source == "signature"
+
+
+def class_kind(project: Project, cls: ClassInfo, _seen: frozenset = frozenset()) -> str | None:
+    """"loss" for a Keras Loss subclass, "metric" for a Metric subclass, else None."""
+    if id(cls) in _seen or len(_seen) > 20:
+        return None
+    for base in cls.node.bases:
+        if base.keyword is not None:
+            continue
+        resolved = project.resolve(base.value, cls.scope.parent or cls.scope)
+        if isinstance(resolved, External):
+            name = resolved.qualified
+            if name in catalogue.LOSS_BASES or catalogue.is_loss_class(name):
+                return "loss"
+            if catalogue.is_metric_class(name):
+                return "metric"
+        elif isinstance(resolved, ClassInfo):
+            kind = class_kind(project, resolved, _seen | {id(cls)})
+            if kind:
+                return kind
+    return None
+
+
+def _overrides_dunder_call(project: Project, cls: ClassInfo) -> bool:
+    seen = set()
+    todo = [cls]
+    while todo:
+        klass = todo.pop()
+        if id(klass) in seen:
+            continue
+        seen.add(id(klass))
+        if "__call__" in klass.methods:
+            return True
+        for base in klass.node.bases:
+            resolved = project.resolve(base.value, klass.scope.parent or klass.scope)
+            if isinstance(resolved, ClassInfo):
+                todo.append(resolved)
+    return False
+
+
+def _returns(function: FunctionInfo) -> list[cst.BaseExpression]:
+    """The expressions a function returns, not counting nested functions and classes."""
+    if isinstance(function.node, cst.Lambda):
+        return [function.node.body]
+    found: list[cst.BaseExpression] = []
+
+    class Returns(cst.CSTVisitor):
+        def visit_FunctionDef(self, node):
+            return node is function.node
+
+        def visit_ClassDef(self, node):
+            return False
+
+        def visit_Lambda(self, node):
+            return False
+
+        def visit_Return(self, node):
+            if node.value is not None:
+                found.append(node.value)
+
+    function.node.visit(Returns())
+    return found
+
+
+def is_loss_shaped(function: FunctionInfo, bound: int = 0) -> bool:
+    """Can Keras call it as fn(y_true, y_pred)? Two required positional parameters left."""
+    params = function.positional_params()
+    if function.cls is not None and params:
+        params = params[1:]
+    params = params[bound:]
+    required = [p for p in params if p.default is None]
+    kwonly_required = [p for p in function.node.params.kwonly_params if p.default is None]
+    return len(required) == 2 and params[:2] == required and not kwonly_required
+
+
+def has_keras_signature(function: FunctionInfo) -> bool:
+    params = [p.name.value for p in function.positional_params()]
+    return params[:2] == ["y_true", "y_pred"] and is_loss_shaped(function)
+
+
+class Finder:
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.loss_names: set[str] = set()
+        self.metric_names: set[str] = set()
+        self.not_loss_uses: set[str] = set()
+
+    # -- resolving an expression in loss position ---------------------------------------
+    def resolve(self, expr: cst.BaseExpression, scope: Scope, depth: int = 0,
+                bound: int = 0, keywords: tuple[str, ...] = ()) -> list[tuple[FunctionInfo, int, tuple]]:
+        if depth > _MAX_DEPTH:
+            return []
+        results: list[tuple[FunctionInfo, int, tuple]] = []
+        if isinstance(expr, cst.Lambda):
+            fn = self._function_for(expr, scope.module)
+            return [(fn, bound, keywords)] if fn else []
+        if isinstance(expr, (cst.List, cst.Tuple, cst.Set)):
+            for element in expr.elements:
+                results += self.resolve(element.value, scope, depth + 1, bound, keywords)
+            return results
+        if isinstance(expr, cst.Dict):
+            for element in expr.elements:
+                if isinstance(element, cst.DictElement):
+                    results += self.resolve(element.value, scope, depth + 1, bound, keywords)
+            return results
+        if isinstance(expr, cst.IfExp):
+            return (self.resolve(expr.body, scope, depth + 1, bound, keywords)
+                    + self.resolve(expr.orelse, scope, depth + 1, bound, keywords))
+        if isinstance(expr, cst.Subscript):
+            return self.resolve(expr.value, scope, depth + 1, bound, keywords)
+        if isinstance(expr, cst.Call):
+            return self._resolve_call(expr, scope, depth, bound, keywords)
+        if isinstance(expr, (cst.Name, cst.Attribute)):
+            self_attr = self._self_attribute(expr, scope)
+            if self_attr is not None:
+                cls, attr = self_attr
+                for value, method in cls.self_attrs.get(attr, []):
+                    results += self.resolve(value, method.scope, depth + 1, bound, keywords)
+                if attr in cls.methods:
+                    results.append((cls.methods[attr], bound, keywords))
+                return results
+            if isinstance(expr, cst.Name):
+                bindings = scope.lookup(expr.value)
+                if bindings and all(isinstance(b, (AssignBinding, IterBinding, ParamBinding)) for b in bindings):
+                    for binding in bindings:
+                        results += self._resolve_binding(binding, depth, bound, keywords)
+                    return results
+            resolved = self.project.resolve(expr, scope)
+            return self._resolve_entity(resolved, depth, bound, keywords)
+        return results
+
+    def _resolve_binding(self, binding, depth: int, bound: int, keywords: tuple):
+        if isinstance(binding, AssignBinding):
+            return self.resolve(binding.value, binding.scope, depth + 1, bound, keywords)
+        if isinstance(binding, IterBinding):
+            return self.resolve(binding.iterable, binding.scope, depth + 1, bound, keywords)
+        return []
+
+    def _resolve_entity(self, resolved, depth: int, bound: int, keywords: tuple):
+        if isinstance(resolved, FunctionInfo):
+            return [(resolved, bound, keywords)]
+        if isinstance(resolved, (AssignBinding, IterBinding)):
+            return self._resolve_binding(resolved, depth, bound, keywords)
+        return []
+
+    def _resolve_call(self, call: cst.Call, scope: Scope, depth: int, bound: int, keywords: tuple):
+        callee = self.project.resolve(call.func, scope) if isinstance(call.func, (cst.Name, cst.Attribute)) else None
+        positional = [a.value for a in call.args if a.keyword is None and not a.star]
+        if isinstance(callee, External):
+            name = callee.qualified
+            if name == "functools.partial" and positional:
+                names = tuple(a.keyword.value for a in call.args if a.keyword is not None)
+                return self.resolve(positional[0], scope, depth + 1, bound + len(positional) - 1,
+                                    keywords + names)
+            if name in catalogue.LOSS_WRAPPERS or last_name(call.func) == "LossFunctionWrapper":
+                fn = positional[0] if positional else next(
+                    (a.value for a in call.args if a.keyword is not None and a.keyword.value in ("fn", "identifier")), None)
+                return self.resolve(fn, scope, depth + 1, bound, keywords) if fn is not None else []
+            return []
+        if isinstance(callee, ClassInfo):
+            if class_kind(self.project, callee) == "loss" and not _overrides_dunder_call(self.project, callee):
+                call_method = self._find_method(callee, "call")
+                return [(call_method, 0, ())] if call_method else []
+            return []
+        if isinstance(callee, FunctionInfo):
+            # A factory: the losses are what it returns.
+            results = []
+            for value in _returns(callee):
+                results += self.resolve(value, callee.scope, depth + 1, bound, keywords)
+            return results
+        if isinstance(callee, AssignBinding):
+            # `make = focal_loss; loss=make(2.0)`
+            inner = self.resolve(callee.value, callee.scope, depth + 1)
+            results = []
+            for fn, _, _ in inner:
+                for value in _returns(fn):
+                    results += self.resolve(value, fn.scope, depth + 1, bound, keywords)
+            return results
+        return []
+
+    def _self_attribute(self, expr, scope: Scope):
+        if not (isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name)):
+            return None
+        function_scope = scope
+        while function_scope is not None and function_scope.kind != "function":
+            function_scope = function_scope.parent
+        if function_scope is None:
+            return None
+        fn = self._function_for(function_scope.node, scope.module)
+        if fn is None or fn.cls is None:
+            return None
+        params = fn.positional_params()
+        if not params or params[0].name.value != expr.value.value:
+            return None
+        return fn.cls, expr.attr.value
+
+    def _find_method(self, cls: ClassInfo, name: str) -> FunctionInfo | None:
+        todo, seen = [cls], set()
+        while todo:
+            klass = todo.pop(0)
+            if id(klass) in seen:
+                continue
+            seen.add(id(klass))
+            if name in klass.methods:
+                return klass.methods[name]
+            for base in klass.node.bases:
+                resolved = self.project.resolve(base.value, klass.scope.parent or klass.scope)
+                if isinstance(resolved, ClassInfo):
+                    todo.append(resolved)
+        return None
+
+    def _function_for(self, node, module: ModuleInfo) -> FunctionInfo | None:
+        for fn in module.functions:
+            if fn.node is node:
+                return fn
+        return None
+
+    # -- the whole project ---------------------------------------------------------------
+    def find(self) -> list[LossTarget]:
+        targets: dict[int, LossTarget] = {}
+
+        def add(fn: FunctionInfo, source: str, bound: int = 0, keywords: tuple = ()) -> None:
+            if fn is None:
+                return
+            if not is_loss_shaped(fn, bound):
+                return
+            key = id(fn.node)
+            current = targets.get(key)
+            rank = _source_rank(source)
+            if current is None or rank < _source_rank(current.source):
+                targets[key] = LossTarget(fn, source, bound, tuple(keywords))
+
+        weak: list[tuple[FunctionInfo, str]] = []
+        strategy_targets: set[str] = set()
+        for module in self.project.modules:
+            for site in module.call_sites:
+                self._site(site, add, weak, strategy_targets)
+
+        for cls in self.project.classes():
+            if class_kind(self.project, cls) == "loss" and "call" in cls.methods:
+                if not _overrides_dunder_call(self.project, cls):
+                    add(cls.methods["call"], "loss-subclass")
+
+        # Uses that show a (y_true, y_pred) function is not a loss on its own.
+        loss_like = {id(t.function.node) for t in targets.values()}
+        for fn in self.project.functions():
+            if id(fn.node) in loss_like or has_keras_signature(fn):
+                self.not_loss_uses |= fn.called_names  # helpers of losses
+            if fn.name in catalogue_ctl_methods() or fn.name in strategy_targets:
+                self.not_loss_uses |= fn.called_names
+        for module in self.project.modules:
+            self.not_loss_uses |= module.tape_called_names
+
+        for fn, source in weak:
+            if not self._excluded(fn):
+                add(fn, source)
+        for fn in self.project.functions():
+            if fn.cls is None and isinstance(fn.node, cst.FunctionDef) and has_keras_signature(fn):
+                if id(fn.node) not in targets and not self._excluded(fn):
+                    add(fn, "signature")
+        order = {id(fn.node): i for i, fn in enumerate(self.project.functions())}
+        return sorted(targets.values(), key=lambda t: (_source_rank(t.source), order[id(t.function.node)]))
+
+    def _excluded(self, fn: FunctionInfo) -> bool:
+        name = fn.name
+        if name in self.loss_names:
+            return False
+        if name in self.metric_names or name in self.not_loss_uses:
+            return True
+        lowered = name.lower()
+        return "loss" not in lowered and any(hint in lowered for hint in catalogue.METRIC_NAME_HINTS)
+
+    def _site(self, site: CallSite, add, weak, strategy_targets: set[str]) -> None:
+        call, scope = site.call, site.scope
+        name = last_name(call.func)
+        qualified = self.project.qualified_name(call.func, scope) if isinstance(call.func, (cst.Name, cst.Attribute)) else None
+        positional = [a.value for a in call.args if a.keyword is None and not a.star]
+        keywords = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
+
+        if name == "compile" and isinstance(call.func, cst.Attribute):
+            receiver = self.project.qualified_name(call.func.value, scope)
+            if receiver is not None and receiver.split(".")[0] in catalogue.NOT_MODEL_COMPILE:
+                return
+            if qualified is not None and qualified.split(".")[0] in catalogue.NOT_MODEL_COMPILE:
+                return
+            loss = keywords.get("loss")
+            if loss is None and len(positional) >= 2 and not isinstance(positional[1], (cst.SimpleString,)):
+                loss = positional[1]
+            if loss is not None:
+                self.loss_names |= _names_in(loss)
+                for fn, bound, kws in self.resolve(loss, scope):
+                    add(fn, "compile", bound, kws)
+            for key in ("metrics", "weighted_metrics"):
+                if key in keywords:
+                    self.metric_names |= _names_in(keywords[key])
+            return
+        if name in ("map_fn", "vectorized_map", "map") and positional:
+            if qualified is None or qualified in catalogue.PER_SAMPLE_MAPS:
+                self.not_loss_uses |= _names_in(positional[0], direct=True)
+            return
+        if name in catalogue.STRATEGY_RUNS and positional and isinstance(call.func, cst.Attribute):
+            strategy_targets |= _names_in(positional[0], direct=True)
+            self.not_loss_uses |= _names_in(positional[0], direct=True)
+            return
+        if name == "LossFunctionWrapper" or (qualified in catalogue.LOSS_WRAPPERS and name != "get"):
+            fn = positional[0] if positional else keywords.get("fn")
+            if fn is not None:
+                self.loss_names |= _names_in(fn, direct=True)
+                for target, bound, kws in self.resolve(fn, scope):
+                    add(target, "wrapper", bound, kws)
+            return
+        registry = None
+        if qualified in catalogue.CUSTOM_OBJECT_CALLS or name in ("load_model", "custom_object_scope",
+                                                                  "CustomObjectScope"):
+            registry = keywords.get("custom_objects")
+            if registry is None:
+                registry = next((p for p in positional if isinstance(p, cst.Dict)), None)
+        elif name == "update" and isinstance(call.func, cst.Attribute) and isinstance(call.func.value, cst.Call) \
+                and last_name(call.func.value.func) == "get_custom_objects" and positional:
+            registry = positional[0]
+        if registry is not None:
+            for target, bound, _ in self.resolve(registry, scope):
+                weak.append((target, "custom-objects"))
+
+
+def catalogue_ctl_methods() -> frozenset[str]:
+    return frozenset({"train_step", "test_step", "predict_step", "compute_loss"})
+
+
+def _names_in(expr: cst.BaseExpression, direct: bool = False) -> set[str]:
+    """The function names an expression mentions (a list of metrics, a dict of losses...)."""
+    names: set[str] = set()
+    if isinstance(expr, cst.Name):
+        names.add(expr.value)
+    elif isinstance(expr, cst.Attribute):
+        names.add(expr.attr.value)
+    elif direct:
+        return names
+    elif isinstance(expr, (cst.List, cst.Tuple, cst.Set)):
+        for element in expr.elements:
+            names |= _names_in(element.value)
+    elif isinstance(expr, cst.Dict):
+        for element in expr.elements:
+            if isinstance(element, cst.DictElement):
+                names |= _names_in(element.value)
+    elif isinstance(expr, cst.Call):
+        for arg in expr.args:
+            names |= _names_in(arg.value, direct=True)
+    return names
+
+
+def _source_rank(source: str) -> int:
+    return ("compile", "loss-subclass", "wrapper", "custom-objects", "signature").index(source)
+

@@ -1,0 +1,101 @@
+"""Every dataclass and enum that crosses module boundaries, in one place.
+
+The analysis produces `Finding`s; the command line renders them; tests compare them. Keeping
+the shapes here means no module has to import another's internals to talk about a result.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class Severity(str, enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Span:
+    """A source range: 1-based lines, 1-based columns, end exclusive as in editors."""
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem at one place.
+
+    `path` is the path as the user gave it (or relative to the working directory). For a
+    notebook, `cell` is the 1-based index of the cell in the notebook's `cells` list and
+    `line`/`end_line` count from the first line of that cell.
+    `function` is the `__qualname__` of the loss the finding belongs to (`dice_loss`,
+    `focal_loss.<locals>.focal`, `MyLoss.call`, `<lambda>`); None for file-level problems
+    such as a syntax error.
+    """
+
+    path: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    code: str
+    severity: Severity
+    message: str
+    function: str | None = None
+    cell: int | None = None
+    # How the loss was found: "compile", "loss-subclass", "custom-objects", "wrapper",
+    # "signature" (inferred from a `(y_true, y_pred)` signature with no compile call in sight).
+    loss_source: str | None = None
+
+    def sort_key(self) -> tuple:
+        return (self.path, self.cell or 0, self.line, self.column, self.code, self.function or "")
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file discovery chose to analyse.
+
+    `path` is where it is on disk, absolute (symlinks left as they are), so it opens whatever
+    the process's working directory; `display` is how every message names it: the argument exactly as typed for
+    a file given by name, else the directory argument joined with the path found under it
+    (`losslint check src` -> `src/pkg/train.py`, `losslint check .` -> `pkg/train.py`).
+    """
+
+    path: Path
+    display: str
+
+    @property
+    def is_notebook(self) -> bool:
+        return self.path.suffix == ".ipynb"
+
+
+@dataclass
+class FileError:
+    """A path that could not be scanned at all (missing, unreadable): exit code 2."""
+
+    path: str
+    message: str
+
+
+@dataclass
+class Report:
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[FileError] = field(default_factory=list)
+    files_scanned: int = 0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a run was asked to do; built by the CLI (and later from configuration)."""
+
+    # ruff-style code prefixes; None means the default set (every rule).
+    select: tuple[str, ...] | None = None
+    ignore: tuple[str, ...] = ()
+    # Extra gitignore-style patterns to skip during discovery.
+    exclude: tuple[str, ...] = ()
+    respect_gitignore: bool = True

@@ -1,0 +1,619 @@
+"""Parsed modules, their scopes and bindings, and name resolution across the scanned files.
+
+One pass over each LibCST tree (`_Indexer`) records, per scope, what every name is bound to
+(a def, a class, an import, an assigned expression, a loop's iterable, a parameter), plus the
+call sites the finder cares about. Resolution then answers "what does this expression name?"
+with scoping (local, enclosing functions, module, star imports), imports and aliases
+(`import tensorflow as tf`, `from tensorflow.keras import backend as K`, `kl = tf.keras.losses`)
+and imports between the scanned files (relative and absolute).
+
+We resolve names ourselves rather than with LibCST's QualifiedNameProvider: we need the bound
+*expressions* too (to follow `loss_fn = focal_loss(2.0)`), and one indexing pass is much
+cheaper than computing the scope provider for every file.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import libcst as cst
+
+from losslint import catalogue
+
+# Top-level packages that are never the scanned project: an import of one of these is only
+# matched against a scanned module of exactly that name.
+_EXTERNAL_ROOTS = frozenset(sys.stdlib_module_names) | {
+    "tensorflow", "keras", "tf_keras", "numpy", "scipy", "torch", "jax", "sklearn", "pandas",
+    "matplotlib", "cv2", "PIL", "tqdm", "absl", "segmentation_models", "tensorflow_addons",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Bindings
+
+
+@dataclass(eq=False)
+class Binding:
+    """What a name is bound to in one scope. Subclasses say how."""
+
+    scope: "Scope"
+
+
+@dataclass(eq=False)
+class DefBinding(Binding):
+    function: "FunctionInfo"
+
+
+@dataclass(eq=False)
+class ClassBinding(Binding):
+    cls: "ClassInfo"
+
+
+@dataclass(eq=False)
+class ImportBinding(Binding):
+    qualified: str  # absolute dotted name, relative imports already resolved
+
+
+@dataclass(eq=False)
+class AssignBinding(Binding):
+    value: cst.BaseExpression
+
+
+@dataclass(eq=False)
+class IterBinding(Binding):
+    iterable: cst.BaseExpression  # `for name in iterable`
+
+
+@dataclass(eq=False)
+class ParamBinding(Binding):
+    function: "FunctionInfo"
+    name: str
+
+
+@dataclass(eq=False)
+class OpaqueBinding(Binding):
+    """Bound in a way we do not follow (with-as, except-as, walrus in comprehension...)."""
+
+
+@dataclass(eq=False)
+class Scope:
+    kind: str  # "module", "class", "function"
+    node: cst.CSTNode
+    parent: "Scope | None"
+    module: "ModuleInfo"
+    bindings: dict[str, list[Binding]] = field(default_factory=dict)
+
+    def bind(self, name: str, binding: Binding) -> None:
+        self.bindings.setdefault(name, []).append(binding)
+
+    def lookup(self, name: str) -> list[Binding]:
+        """Python's rule: this scope, then enclosing *function* scopes, then the module."""
+        scope: Scope | None = self
+        first = True
+        while scope is not None:
+            if (first or scope.kind != "class") and name in scope.bindings:
+                return scope.bindings[name]
+            first = False
+            scope = scope.parent
+        return []
+
+
+# --------------------------------------------------------------------------------------------
+# Functions, classes, modules
+
+
+@dataclass(eq=False)
+class FunctionInfo:
+    node: cst.FunctionDef | cst.Lambda
+    module: "ModuleInfo"
+    qualname: str
+    scope: Scope  # the function's own scope
+    cls: "ClassInfo | None" = None  # set for methods
+    called_names: set[str] = field(default_factory=set)
+
+    @property
+    def name(self) -> str:
+        return self.node.name.value if isinstance(self.node, cst.FunctionDef) else "<lambda>"
+
+    @property
+    def params(self) -> cst.Parameters:
+        return self.node.params
+
+    def positional_params(self) -> list[cst.Param]:
+        return [*self.node.params.posonly_params, *self.node.params.params]
+
+    def required_positional(self) -> list[str]:
+        params = self.positional_params()
+        if self.cls is not None and params:
+            params = params[1:]  # self
+        return [p.name.value for p in params if p.default is None]
+
+    def decorators(self) -> list[cst.BaseExpression]:
+        if isinstance(self.node, cst.FunctionDef):
+            return [d.decorator for d in self.node.decorators]
+        return []
+
+
+@dataclass(eq=False)
+class ClassInfo:
+    node: cst.ClassDef
+    module: "ModuleInfo"
+    qualname: str
+    scope: Scope  # the class body's scope
+    methods: dict[str, FunctionInfo] = field(default_factory=dict)
+    # `self.<attr> = <expr>` anywhere in the class's methods, in source order.
+    self_attrs: dict[str, list[tuple[cst.BaseExpression, FunctionInfo]]] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.node.name.value
+
+
+@dataclass(eq=False)
+class CallSite:
+    call: cst.Call
+    scope: Scope
+    in_function: FunctionInfo | None
+
+
+@dataclass(eq=False)
+class ModuleInfo:
+    path: Path
+    display: str
+    name: str  # dotted module name
+    is_package: bool
+    tree: cst.Module
+    source: str
+    notebook: object | None = None  # notebook.NotebookSource for .ipynb files
+    scope: Scope | None = None
+    functions: list[FunctionInfo] = field(default_factory=list)
+    classes: list[ClassInfo] = field(default_factory=list)
+    star_imports: list[str] = field(default_factory=list)
+    # Calls the finder inspects after indexing (compile, load_model, map_fn, strategy.run...).
+    call_sites: list[CallSite] = field(default_factory=list)
+    # Names called inside `with tf.GradientTape()` blocks: custom training loops.
+    tape_called_names: set[str] = field(default_factory=set)
+    _positions: object | None = None
+
+    def package(self) -> str:
+        return self.name if self.is_package else self.name.rpartition(".")[0]
+
+    def span(self, node: cst.CSTNode):
+        """1-based line/column range of `node`, computed lazily: only files with findings pay."""
+        if self._positions is None:
+            wrapper = cst.metadata.MetadataWrapper(self.tree, unsafe_skip_copy=True)
+            self._positions = wrapper.resolve(cst.metadata.PositionProvider)
+        rng = self._positions[node]
+        return rng.start.line, rng.start.column + 1, rng.end.line, rng.end.column + 1
+
+
+# Call names whose sites the finder needs; everything else is not recorded.
+_INTERESTING_CALLS = frozenset({
+    "compile", "map_fn", "vectorized_map", "map", "run", "experimental_run_v2", "load_model",
+    "custom_object_scope", "CustomObjectScope", "model_from_json", "model_from_config",
+    "clone_model", "deserialize_keras_object", "LossFunctionWrapper", "get", "update",
+    "partial", "deserialize",
+})
+_CTL_METHODS = frozenset({"train_step", "test_step", "predict_step", "compute_loss"})
+
+
+def dotted_name(expr: cst.BaseExpression) -> str | None:
+    """`a.b.c` for a Name/Attribute chain, else None."""
+    if isinstance(expr, cst.Name):
+        return expr.value
+    if isinstance(expr, cst.Attribute):
+        base = dotted_name(expr.value)
+        return f"{base}.{expr.attr.value}" if base else None
+    return None
+
+
+def last_name(expr: cst.BaseExpression) -> str | None:
+    if isinstance(expr, cst.Name):
+        return expr.value
+    if isinstance(expr, cst.Attribute):
+        return expr.attr.value
+    return None
+
+
+class _Indexer(cst.CSTVisitor):
+    """Builds scopes, bindings, function/class records and interesting call sites."""
+
+    def __init__(self, module: ModuleInfo) -> None:
+        self.module = module
+        module.scope = Scope("module", module.tree, None, module)
+        self.scopes: list[Scope] = [module.scope]
+        self.functions: list[FunctionInfo | None] = [None]
+        self.classes: list[ClassInfo | None] = [None]
+        self.qual: list[str] = []
+        self.tape_depth = 0
+
+    # -- helpers -------------------------------------------------------------------------
+    @property
+    def scope(self) -> Scope:
+        return self.scopes[-1]
+
+    def _qualname(self, name: str) -> str:
+        return ".".join([*self.qual, name])
+
+    def _bind_target(self, target: cst.BaseExpression, value: cst.BaseExpression | None,
+                     iterable: cst.BaseExpression | None = None) -> None:
+        if isinstance(target, cst.Name):
+            if iterable is not None:
+                self.scope.bind(target.value, IterBinding(self.scope, iterable))
+            elif value is not None:
+                self.scope.bind(target.value, AssignBinding(self.scope, value))
+            else:
+                self.scope.bind(target.value, OpaqueBinding(self.scope))
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            values = None
+            if isinstance(value, (cst.Tuple, cst.List)) and len(value.elements) == len(target.elements):
+                values = [e.value for e in value.elements]
+            for i, element in enumerate(target.elements):
+                sub = element.value
+                if isinstance(element, cst.StarredElement):
+                    self._bind_target(sub, None)
+                else:
+                    self._bind_target(sub, values[i] if values else None)
+        elif isinstance(target, cst.Attribute) and value is not None:
+            self._record_self_attr(target, value)
+        elif isinstance(target, cst.StarredElement):
+            self._bind_target(target.value, None)
+
+    def _record_self_attr(self, target: cst.Attribute, value: cst.BaseExpression) -> None:
+        function = self.functions[-1]
+        if function is None or function.cls is None or not isinstance(target.value, cst.Name):
+            return
+        params = function.positional_params()
+        if params and params[0].name.value == target.value.value:
+            function.cls.self_attrs.setdefault(target.attr.value, []).append((value, function))
+
+    def _enter_function(self, node: cst.FunctionDef | cst.Lambda, name: str) -> None:
+        parent_class = self.classes[-1] if self.scope.kind == "class" else None
+        qualname = self._qualname(name)
+        scope = Scope("function", node, self.scope, self.module)
+        info = FunctionInfo(node, self.module, qualname, scope, cls=parent_class)
+        self.module.functions.append(info)
+        if isinstance(node, cst.FunctionDef):
+            self.scope.bind(name, DefBinding(self.scope, info))
+            if parent_class is not None:
+                parent_class.methods[name] = info
+        params = node.params
+        for param in [*params.posonly_params, *params.params, *params.kwonly_params]:
+            scope.bind(param.name.value, ParamBinding(scope, info, param.name.value))
+        for star in (params.star_arg, params.star_kwarg):
+            if isinstance(star, cst.Param):
+                scope.bind(star.name.value, ParamBinding(scope, info, star.name.value))
+        self.scopes.append(scope)
+        self.functions.append(info)
+        self.classes.append(None)
+        self.qual.extend([name, "<locals>"])
+
+    def _leave_function(self) -> None:
+        self.scopes.pop()
+        self.functions.pop()
+        self.classes.pop()
+        del self.qual[-2:]
+
+    # -- scopes --------------------------------------------------------------------------
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        # Decorators and defaults are evaluated in the enclosing scope: visit them first.
+        for decorator in node.decorators:
+            decorator.visit(self)
+        for param in [*node.params.posonly_params, *node.params.params, *node.params.kwonly_params]:
+            if param.default is not None:
+                param.default.visit(self)
+        self._enter_function(node, node.name.value)
+        node.body.visit(self)
+        self._leave_function()
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        self._enter_function(node, "<lambda>")
+        node.body.visit(self)
+        self._leave_function()
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        for decorator in node.decorators:
+            decorator.visit(self)
+        for base in node.bases:
+            base.visit(self)
+        qualname = self._qualname(node.name.value)
+        scope = Scope("class", node, self.scope, self.module)
+        info = ClassInfo(node, self.module, qualname, scope)
+        self.module.classes.append(info)
+        self.scope.bind(node.name.value, ClassBinding(self.scope, info))
+        self.scopes.append(scope)
+        self.classes.append(info)
+        self.functions.append(None)
+        self.qual.append(node.name.value)
+        node.body.visit(self)
+        self.qual.pop()
+        self.functions.pop()
+        self.classes.pop()
+        self.scopes.pop()
+        return False
+
+    # -- bindings ------------------------------------------------------------------------
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            self._bind_target(target.target, node.value)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._bind_target(node.target, node.value)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        if isinstance(node.target, cst.Name):
+            self.scope.bind(node.target.value, OpaqueBinding(self.scope))
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self._bind_target(node.target, node.value)
+
+    def visit_For(self, node: cst.For) -> None:
+        self._bind_target(node.target, None, iterable=node.iter)
+
+    def visit_CompFor(self, node: cst.CompFor) -> None:
+        # Comprehension variables live in their own scope in Python 3; binding them in the
+        # enclosing scope is harmless for what we resolve and keeps the model simple.
+        self._bind_target(node.target, None, iterable=node.iter)
+
+    def visit_With(self, node: cst.With) -> None:
+        tape = False
+        for item in node.items:
+            if item.asname is not None:
+                self._bind_target(item.asname.name, None)
+            call = item.item
+            if isinstance(call, cst.Call) and last_name(call.func) == "GradientTape":
+                tape = True
+        if tape:
+            self.tape_depth += 1
+            node.body.visit(self)
+            self.tape_depth -= 1
+            return False
+        return None
+
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        if node.name is not None:
+            self._bind_target(node.name.name, None)
+
+    def visit_Import(self, node: cst.Import) -> None:
+        for alias in node.names:
+            full = dotted_name(alias.name)
+            if full is None:
+                continue
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                self.scope.bind(alias.asname.name.value, ImportBinding(self.scope, full))
+            else:
+                head = full.split(".")[0]
+                self.scope.bind(head, ImportBinding(self.scope, head))
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        base = dotted_name(node.module) if node.module is not None else ""
+        if node.relative:
+            package = self.module.package().split(".") if self.module.package() else []
+            up = len(node.relative) - 1
+            if up:
+                package = package[:-up] if up <= len(package) else []
+            base = ".".join(p for p in [*package, base] if p)
+        if isinstance(node.names, cst.ImportStar):
+            if base:
+                self.module.star_imports.append(base)
+            return
+        for alias in node.names:
+            name = dotted_name(alias.name)
+            if name is None:
+                continue
+            local = name
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                local = alias.asname.name.value
+            qualified = f"{base}.{name}" if base else name
+            self.scope.bind(local, ImportBinding(self.scope, qualified))
+
+    def visit_Global(self, node: cst.Global) -> None:
+        return None
+
+    # -- call sites ----------------------------------------------------------------------
+    def visit_Call(self, node: cst.Call) -> None:
+        name = last_name(node.func)
+        function = self.functions[-1]
+        if name is not None:
+            if function is not None:
+                function.called_names.add(name)
+            if self.tape_depth:
+                self.module.tape_called_names.add(name)
+        if name in _INTERESTING_CALLS:
+            self.module.call_sites.append(CallSite(node, self.scope, function))
+
+
+# --------------------------------------------------------------------------------------------
+# The project: every scanned module, and resolution between them
+
+
+@dataclass(frozen=True)
+class External:
+    """A name outside the scanned code, canonicalised (`keras.backend.mean`)."""
+
+    qualified: str
+
+
+Resolved = "External | FunctionInfo | ClassInfo | ModuleInfo | Binding"
+
+
+def module_name_for(path: Path) -> tuple[str, bool]:
+    """Dotted module name from the package structure (folders with `__init__.py`)."""
+    path = path.resolve()
+    is_package = path.name == "__init__.py"
+    parts = [] if is_package else [path.stem]
+    directory = path.parent
+    while (directory / "__init__.py").is_file():
+        parts.insert(0, directory.name)
+        if directory.parent == directory:
+            break
+        directory = directory.parent
+    return ".".join(parts) or path.parent.name, is_package
+
+
+class Project:
+    def __init__(self) -> None:
+        self.modules: list[ModuleInfo] = []
+        self.by_name: dict[str, list[ModuleInfo]] = {}
+        self.by_stem: dict[str, list[ModuleInfo]] = {}
+        self._lookup_cache: dict[tuple[str, int], object] = {}
+
+    def add(self, module: ModuleInfo) -> None:
+        module.tree.visit(_Indexer(module))
+        self.modules.append(module)
+        self.by_name.setdefault(module.name, []).append(module)
+        self.by_stem.setdefault(module.name.rsplit(".", 1)[-1], []).append(module)
+
+    def functions(self):
+        for module in self.modules:
+            yield from module.functions
+
+    def classes(self):
+        for module in self.modules:
+            yield from module.classes
+
+    # -- modules -------------------------------------------------------------------------
+    def find_module(self, requested: str, importer: ModuleInfo | None) -> ModuleInfo | None:
+        """The scanned module an import names, if any.
+
+        Exact dotted names first. Failing that, the import may be spelled from another root
+        than our package computation (`from src.losses import x` where `src/` has no
+        `__init__.py`, or a script importing its sibling `losses.py`): accept a module whose
+        file path ends with the requested parts, preferring the one nearest the importer.
+        Imports of third-party roots (`tensorflow.keras.losses`) only match exactly.
+        """
+        exact = self.by_name.get(requested)
+        if exact:
+            return self._nearest(exact, importer)
+        parts = requested.split(".")
+        if parts[0] in _EXTERNAL_ROOTS:
+            return None
+        candidates = []
+        for module in self.by_stem.get(parts[-1], ()):
+            path_parts = module.path.resolve().with_suffix("").parts
+            if module.is_package:
+                path_parts = module.path.resolve().parent.parts
+            if tuple(path_parts[-len(parts):]) == tuple(parts):
+                candidates.append(module)
+        return self._nearest(candidates, importer) if candidates else None
+
+    @staticmethod
+    def _nearest(candidates: list[ModuleInfo], importer: ModuleInfo | None) -> ModuleInfo:
+        if len(candidates) == 1 or importer is None:
+            return candidates[0]
+        origin = importer.path.resolve().parts
+
+        def shared(module: ModuleInfo) -> int:
+            n = 0
+            for a, b in zip(origin, module.path.resolve().parts):
+                if a != b:
+                    break
+                n += 1
+            return n
+
+        return max(candidates, key=shared)
+
+    def lookup_qualified(self, qualified: str, importer: ModuleInfo | None, depth: int = 0):
+        """A scanned entity (module, function, class, binding) for a dotted name, or None."""
+        key = (qualified, id(importer))
+        if key in self._lookup_cache:
+            return self._lookup_cache[key]
+        self._lookup_cache[key] = None  # cycle guard
+        result = None
+        parts = qualified.split(".")
+        for cut in range(len(parts), 0, -1):
+            module = self.find_module(".".join(parts[:cut]), importer)
+            if module is None:
+                continue
+            result = module
+            for attr in parts[cut:]:
+                result = self.member(result, attr, depth + 1)
+                if result is None:
+                    break
+            if result is not None:
+                break
+        self._lookup_cache[key] = result
+        return result
+
+    def member(self, entity, attr: str, depth: int = 0):
+        """`entity.attr` for a scanned module or class."""
+        if depth > 20:
+            return None
+        if isinstance(entity, ModuleInfo):
+            bindings = entity.scope.bindings.get(attr)
+            if not bindings:
+                # `import pkg.sub` makes `pkg.sub` reachable as an attribute of `pkg`.
+                return self.by_name.get(f"{entity.name}.{attr}", [None])[0]
+            return self.entity_of(bindings[-1], depth + 1)
+        if isinstance(entity, ClassInfo):
+            if attr in entity.methods:
+                return entity.methods[attr]
+            bindings = entity.scope.bindings.get(attr)
+            return self.entity_of(bindings[-1], depth + 1) if bindings else None
+        return None
+
+    def entity_of(self, binding: Binding, depth: int = 0):
+        if isinstance(binding, DefBinding):
+            return binding.function
+        if isinstance(binding, ClassBinding):
+            return binding.cls
+        if isinstance(binding, ImportBinding):
+            found = self.lookup_qualified(binding.qualified, binding.scope.module, depth + 1)
+            return found if found is not None else External(catalogue.canonical(binding.qualified))
+        return binding
+
+    # -- expressions ---------------------------------------------------------------------
+    def resolve(self, expr: cst.BaseExpression, scope: Scope, depth: int = 0):
+        """What a Name/Attribute chain refers to: External, FunctionInfo, ClassInfo,
+        ModuleInfo, or the Binding of a variable (AssignBinding, ParamBinding, ...)."""
+        if depth > 20:
+            return None
+        if isinstance(expr, cst.Name):
+            bindings = scope.lookup(expr.value)
+            if not bindings:
+                for star in scope.module.star_imports:
+                    found = self.lookup_qualified(f"{star}.{expr.value}", scope.module, depth + 1)
+                    if found is not None:
+                        return found
+                    candidate = catalogue.canonical(f"{star}.{expr.value}")
+                    if _known_external(candidate):
+                        return External(candidate)
+                return External(expr.value)  # a builtin, or undefined
+            binding = bindings[-1]
+            entity = self.entity_of(binding, depth + 1)
+            if isinstance(entity, AssignBinding):
+                # An alias of a module or API (`kl = tf.keras.losses`): follow it.
+                if isinstance(entity.value, (cst.Name, cst.Attribute)):
+                    aliased = self.resolve(entity.value, entity.scope, depth + 1)
+                    if isinstance(aliased, (External, ModuleInfo)):
+                        return aliased
+            return entity
+        if isinstance(expr, cst.Attribute):
+            base = self.resolve(expr.value, scope, depth + 1)
+            attr = expr.attr.value
+            if isinstance(base, External):
+                return External(catalogue.canonical(f"{base.qualified}.{attr}"))
+            if isinstance(base, (ModuleInfo, ClassInfo)):
+                found = self.member(base, attr, depth + 1)
+                if found is not None:
+                    return found
+            return None
+        return None
+
+    def qualified_name(self, expr: cst.BaseExpression, scope: Scope) -> str | None:
+        resolved = self.resolve(expr, scope)
+        return resolved.qualified if isinstance(resolved, External) else None
+
+
+def _known_external(name: str) -> bool:
+    return (
+        name in catalogue.REDUCTIONS
+        or name in catalogue.SCALAR_APIS
+        or catalogue.is_loss_class(name)
+        or catalogue.is_metric_class(name)
+        or name.startswith(("tensorflow.", "keras."))
+    )

@@ -1,0 +1,260 @@
+"""The rule catalogue: every code losslint can report, with its documentation.
+
+Code policy:
+  LL1xx  errors: the loss's returned value has lost the batch axis (or never had one).
+  LL2xx  warnings: the returned value keeps the batch axis but mixes samples.
+  LL9xx  the file itself could not be analysed.
+
+Each rule's documentation lives here, beside its code and severity, so `losslint rule`, the
+README and the messages come from one source. The facts quoted are the measured ones in
+shared/keras-loss-semantics.md (Keras 3.15 and tf_keras 2.21).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from losslint.ftypes import Severity
+
+WHY_PER_SAMPLE = (
+    "Keras calls a loss with `y_true`, `y_pred` of shape `(batch, ...)` and expects one loss per "
+    "sample back, shape `(batch,)` or `(batch, d1, ...)`. Keras itself then applies "
+    "`sample_weight`, `class_weight` and masks per sample and reduces with "
+    "`sum_over_batch_size`. A loss that returns one number for the whole batch still trains, "
+    "but: sample and class weights only rescale the batch (with `sample_weight=[1, 0, 0, 0]` "
+    "Keras reports 1.875 where the per-sample loss gives 0.25, and the model learns the "
+    "unweighted optimum); masks are ignored; `reduction=\"none\"` returns a scalar; under "
+    "Keras 3 with `MirroredStrategy` the gradient is multiplied by the number of replicas; and "
+    "a sum makes the loss, and so the effective learning rate, grow with the batch size."
+)
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    severity: Severity
+    summary: str
+    what: str
+    why: str
+    example: str
+    use_instead: str
+    references: tuple[str, ...] = ()
+
+
+RULES: dict[str, Rule] = {}
+
+
+def _register(rule: Rule) -> Rule:
+    assert rule.code not in RULES, f"duplicate rule code {rule.code}"
+    RULES[rule.code] = rule
+    return rule
+
+
+LL101 = _register(
+    Rule(
+        code="LL101",
+        name="reduction-without-axis",
+        severity=Severity.ERROR,
+        summary="A reduction with no `axis` collapses the batch axis of the loss's return value.",
+        what=(
+            "Flags `tf.reduce_*`, `tf.math.reduce_*`, `K.mean/sum/max/...`, `keras.ops.mean/sum/...`"
+            " and `tf.norm` called without `axis` (or with `axis=None`, `keepdims=True` included) "
+            "on a tensor derived from `y_true`/`y_pred`, when the result reaches the value the "
+            "loss returns, directly or through variables, arithmetic, branches and helpers."
+        ),
+        why=WHY_PER_SAMPLE,
+        example=(
+            "def mse(y_true, y_pred):\n"
+            "    return tf.reduce_mean(tf.square(y_true - y_pred))\n"
+        ),
+        use_instead=(
+            "def mse(y_true, y_pred):\n"
+            "    return tf.reduce_mean(tf.square(y_true - y_pred), axis=-1)\n"
+            "# images: axis=[1, 2, 3], or axis=range(1, len(y_pred.shape))\n"
+        ),
+        references=(
+            "https://keras.io/api/losses/#creating-custom-losses",
+            "https://github.com/tensorflow/tensorflow/issues/42446",
+        ),
+    )
+)
+
+LL102 = _register(
+    Rule(
+        code="LL102",
+        name="reduction-over-batch-axis",
+        severity=Severity.ERROR,
+        summary="A reduction over axis 0 (the batch axis) reaches the loss's return value.",
+        what=(
+            "Flags reductions whose `axis` is `0`, or a list or tuple containing `0`, on a tensor "
+            "whose first axis is the batch, and `axis=-1` on a value that is already one number "
+            "per sample (after `y_pred[:, 0]` or a per-sample reduction), where axis -1 *is* the "
+            "batch axis. Reductions over axis 0 of a pairwise `(batch, batch)` matrix built with "
+            "`matmul`/`einsum`/`transpose` (contrastive, triplet and NT-Xent losses) are not "
+            "flagged: they reduce over other samples and keep one value per sample."
+        ),
+        why=WHY_PER_SAMPLE,
+        example=(
+            "def weighted_bce(y_true, y_pred):\n"
+            "    bce = K.binary_crossentropy(y_true, y_pred)\n"
+            "    return K.mean(bce, axis=0)\n"
+        ),
+        use_instead=(
+            "def weighted_bce(y_true, y_pred):\n"
+            "    bce = K.binary_crossentropy(y_true, y_pred)\n"
+            "    return K.mean(bce, axis=-1)\n"
+        ),
+        references=("https://keras.io/api/losses/#creating-custom-losses",),
+    )
+)
+
+LL103 = _register(
+    Rule(
+        code="LL103",
+        name="loss-object-called-in-loss",
+        severity=Severity.ERROR,
+        summary="A `keras.losses.Loss` or `keras.metrics.Metric` instance is called inside a loss.",
+        what=(
+            "Flags calling a loss *object* (`keras.losses.BinaryCrossentropy()(y_true, y_pred)`, "
+            "or a `Loss` subclass instance) or a metric object inside a loss function when the "
+            "result reaches the return value. `Loss.__call__` applies the default reduction and "
+            "returns a scalar; a `Metric` instance also keeps a running mean across batches. The "
+            "lower-case functions (`keras.losses.binary_crossentropy`) are per-sample and fine, "
+            "and so is an object built with `reduction=\"none\"`."
+        ),
+        why=WHY_PER_SAMPLE
+        + " Under tf_keras, calling a Loss instance inside a compiled loss also raises a "
+        "`ValueError` under `tf.distribute` strategies.",
+        example=(
+            "def bce_dice(y_true, y_pred):\n"
+            "    bce = tf.keras.losses.BinaryCrossentropy()\n"
+            "    return bce(y_true, y_pred) + dice(y_true, y_pred)\n"
+        ),
+        use_instead=(
+            "def bce_dice(y_true, y_pred):\n"
+            "    bce = tf.keras.losses.binary_crossentropy(y_true, y_pred)\n"
+            "    return bce + dice(y_true, y_pred)\n"
+            "# or: tf.keras.losses.BinaryCrossentropy(reduction=\"none\")\n"
+        ),
+        references=("https://github.com/tensorflow/tensorflow/issues/55321",),
+    )
+)
+
+LL104 = _register(
+    Rule(
+        code="LL104",
+        name="scalar-by-construction",
+        severity=Severity.ERROR,
+        summary="An API that returns one number for the whole batch reaches the loss's return value.",
+        what=(
+            "Flags `tf.nn.l2_loss`, `tf.compat.v1.losses.*` (and TF1-style `tf.losses.*` calls), "
+            "`tf.nn.compute_average_loss` inside a compiled loss, `tf.math.count_nonzero` without "
+            "axis, Keras 3's `keras.losses.dice` / `keras.losses.tversky` without `axis`, and any "
+            "reduction of a tensor whose batch axis was flattened into its elements "
+            "(`K.flatten`, `tf.reshape(x, [-1])`, `keras.ops.ravel`)."
+        ),
+        why=WHY_PER_SAMPLE,
+        example=(
+            "def dice_coef(y_true, y_pred, smooth=1.0):\n"
+            "    y_true_f = K.flatten(y_true)\n"
+            "    y_pred_f = K.flatten(y_pred)\n"
+            "    inter = K.sum(y_true_f * y_pred_f)\n"
+            "    return (2.0 * inter + smooth) / (K.sum(y_true_f) + K.sum(y_pred_f) + smooth)\n"
+        ),
+        use_instead=(
+            "def dice_coef(y_true, y_pred, smooth=1.0):\n"
+            "    y_true_f = K.batch_flatten(y_true)\n"
+            "    y_pred_f = K.batch_flatten(y_pred)\n"
+            "    inter = K.sum(y_true_f * y_pred_f, axis=-1)\n"
+            "    return (2.0 * inter + smooth) / (\n"
+            "        K.sum(y_true_f, axis=-1) + K.sum(y_pred_f, axis=-1) + smooth)\n"
+        ),
+        references=(
+            "https://github.com/keras-team/keras/issues/19637",
+            "https://github.com/deepchem/deepchem/issues/145",
+        ),
+    )
+)
+
+LL201 = _register(
+    Rule(
+        code="LL201",
+        name="batch-statistic-scaling",
+        severity=Severity.WARNING,
+        summary="A per-sample loss is scaled by a statistic of the whole batch or by the batch size.",
+        what=(
+            "Flags a per-sample value multiplied or divided by a reduction over the whole batch "
+            "(`loss / tf.reduce_mean(y_true)`) or divided by the batch size "
+            "(`/ tf.shape(y_true)[0]`). The returned value keeps its shape, so this is a warning: "
+            "the loss of each sample now depends on the other samples of its batch."
+        ),
+        why=(
+            "Keras already divides by the batch size (`sum_over_batch_size`); dividing again makes "
+            "the loss scale with 1/batch size and over-weights the last, partial batch. A batch "
+            "statistic as normaliser couples samples: evaluating the same 10 samples at batch "
+            "sizes 10, 5, 2 and 1 gives 0.385, 0.55, 0.81 and 1.0, and samples with zero weight "
+            "still move the normaliser. Contrastive losses that reduce a pairwise matrix are not "
+            "flagged."
+        ),
+        example=(
+            "def relative_mse(y_true, y_pred):\n"
+            "    return tf.reduce_mean(tf.square(y_true - y_pred), axis=-1) / tf.reduce_mean(y_true)\n"
+        ),
+        use_instead=(
+            "def relative_mse(y_true, y_pred):\n"
+            "    scale = tf.reduce_mean(tf.abs(y_true), axis=-1) + 1e-7  # this sample's own scale\n"
+            "    return tf.reduce_mean(tf.square(y_true - y_pred), axis=-1) / scale\n"
+        ),
+        references=("https://github.com/tensorflow/tensorflow/issues/55321",),
+    )
+)
+
+LL901 = _register(
+    Rule(
+        code="LL901",
+        name="syntax-error",
+        severity=Severity.ERROR,
+        summary="The file (or notebook cell) does not parse, so it was not analysed.",
+        what="Reports a Python file or notebook cell that LibCST cannot parse.",
+        why="A file that is not analysed can hide any of the other findings.",
+        example="def loss(y_true, y_pred)\n    return y_pred\n",
+        use_instead="def loss(y_true, y_pred):\n    return y_pred\n",
+    )
+)
+
+LL902 = _register(
+    Rule(
+        code="LL902",
+        name="unreadable-source",
+        severity=Severity.ERROR,
+        summary="The file could not be decoded (bad encoding, or a notebook that is not valid JSON).",
+        what="Reports a file whose bytes are not valid in its declared encoding, or a notebook that cannot be read.",
+        why="A file that is not analysed can hide any of the other findings.",
+        example="# a .py file saved as Latin-1 without a coding declaration\n",
+        use_instead="# -*- coding: latin-1 -*-   (or save it as UTF-8)\n",
+    )
+)
+
+
+def is_selected(code: str, select: tuple[str, ...] | None, ignore: tuple[str, ...]) -> bool:
+    """ruff-style selection: codes match by prefix (`LL1` selects LL101-LL199); `ALL` is all.
+
+    The longest matching prefix wins, so `--select LL1 --ignore LL103` keeps LL101, LL102, LL104
+    and `--select LL103 --ignore LL1` keeps LL103.
+    """
+
+    def best(prefixes: tuple[str, ...]) -> int:
+        lengths = [len(p) if p != "ALL" else 0 for p in prefixes if p == "ALL" or code.startswith(p)]
+        return max(lengths) if lengths else -1
+
+    chosen = best(select) if select is not None else 0
+    dropped = best(ignore)
+    if chosen < 0:
+        return False
+    return dropped < chosen or (dropped < 0)
+
+
+def unknown_codes(prefixes: tuple[str, ...]) -> list[str]:
+    """The prefixes that select no rule at all: a typo in `--select LL10l` is an error, not silence."""
+    return [p for p in prefixes if p != "ALL" and not any(code.startswith(p) for code in RULES)]
