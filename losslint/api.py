@@ -10,6 +10,7 @@ deselected findings. No TensorFlow is imported anywhere on this path.
 
 from __future__ import annotations
 
+import ast
 import io
 import tokenize
 from collections.abc import Sequence
@@ -70,7 +71,7 @@ def _load(project: Project, path: Path, display: str, data: bytes) -> list[Findi
     try:
         tree = cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
-        return [_syntax_finding(display, exc)]
+        return [_syntax_finding(display, exc, text)]
     except RecursionError:
         return [_file_finding(display, "LL901", "the file is nested too deeply to parse")]
     name, is_package = module_name_for(path) if path.exists() else (path.stem, False)
@@ -110,7 +111,7 @@ def _load_notebook(project: Project, path: Path, display: str, data: bytes) -> l
                 cst.parse_module(cell.text)
                 good.append(cell)
             except cst.ParserSyntaxError as exc:
-                finding = _syntax_finding(display, exc)
+                finding = _syntax_finding(display, exc, cell.text)
                 findings.append(_replace_cell(finding, cell.index))
             except RecursionError:
                 findings.append(_replace_cell(_file_finding(display, "LL901", "the cell is nested too deeply to parse"),
@@ -130,10 +131,21 @@ def _replace_cell(finding: Finding, cell: int) -> Finding:
     return replace(finding, cell=cell)
 
 
-def _syntax_finding(display: str, exc: cst.ParserSyntaxError) -> Finding:
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid syntax"
-    return Finding(display, exc.raw_line, exc.raw_column + 1, exc.raw_line, exc.raw_column + 1,
-                   "LL901", RULES["LL901"].severity, f"syntax error: {message}")
+def _syntax_finding(display: str, exc: cst.ParserSyntaxError, text: str) -> Finding:
+    """Python's own parser words syntax errors better ("expected ':'"): ask it first."""
+    line, column, message = exc.raw_line, exc.raw_column + 1, exc.message
+    try:
+        ast.parse(text)
+    except SyntaxError as python_error:
+        if python_error.lineno:
+            line, column = python_error.lineno, max(python_error.offset or 1, 1)
+        message = python_error.msg
+    except (ValueError, RecursionError, MemoryError):
+        pass
+    else:
+        message = f"LibCST cannot parse this file ({exc.message})"
+    return Finding(display, line, column, line, column, "LL901", RULES["LL901"].severity,
+                   f"syntax error: {message}")
 
 
 def _file_finding(display: str, code: str, message: str) -> Finding:

@@ -35,6 +35,7 @@ from losslint.project import (
     ParamBinding,
     Project,
     Scope,
+    children,
     last_name,
 )
 
@@ -984,11 +985,11 @@ def _rooted_in(node: cst.BaseExpression, env: dict) -> bool:
 
 
 def _child_expressions(node: cst.CSTNode):
-    for child in node.children:
+    for child in children(node):
         if isinstance(child, cst.BaseExpression):
             yield child
-        elif not isinstance(child, (cst.CompFor,)):
-            for grandchild in child.children:
+        elif not isinstance(child, cst.CompFor):
+            for grandchild in children(child):
                 if isinstance(grandchild, cst.BaseExpression):
                     yield grandchild
 
@@ -1104,7 +1105,7 @@ def _message(what: str, fix: str) -> str:
 def _no_axis_message(spelled: str, grows: bool) -> str:
     what = f"`{spelled}` without `axis` reduces over every axis, the batch axis included"
     if grows:
-        what += ", so the loss also grows with the batch size"
+        what += ", and a sum over the batch grows with the batch size"
     return _message(what, "reduce only the non-batch axes, e.g. `axis=-1` (or `[1, 2, 3]` for images)")
 
 

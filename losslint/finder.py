@@ -36,6 +36,7 @@ from losslint.project import (
     ParamBinding,
     Project,
     Scope,
+    Walker,
     last_name,
 )
 
@@ -99,7 +100,7 @@ def _returns(function: FunctionInfo) -> list[cst.BaseExpression]:
         return [function.node.body]
     found: list[cst.BaseExpression] = []
 
-    class Returns(cst.CSTVisitor):
+    class Returns(Walker):
         def visit_FunctionDef(self, node):
             return node is function.node
 
@@ -113,7 +114,7 @@ def _returns(function: FunctionInfo) -> list[cst.BaseExpression]:
             if node.value is not None:
                 found.append(node.value)
 
-    function.node.visit(Returns())
+    Returns().walk(function.node)
     return found
 
 
