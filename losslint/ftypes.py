@@ -61,9 +61,10 @@ class SourceFile:
     """A file discovery chose to analyse.
 
     `path` is where it is on disk, absolute (symlinks left as they are), so it opens whatever
-    the process's working directory; `display` is how every message names it: the argument exactly as typed for
-    a file given by name, else the directory argument joined with the path found under it
-    (`losslint check src` -> `src/pkg/train.py`, `losslint check .` -> `pkg/train.py`).
+    the process's working directory. `display` is how every message names it: the argument
+    exactly as typed for a file given by name, else the directory argument joined with the
+    path found under it (`losslint check src` -> `src/pkg/train.py`, `losslint check .` ->
+    `pkg/train.py`).
     """
 
     path: Path

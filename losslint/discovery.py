@@ -1,0 +1,379 @@
+"""Which files a run looks at: turn the command line's paths into `SourceFile`s.
+
+    discover(paths, exclude=(), respect_gitignore=True, cwd=None) -> (files, errors)
+
+The rules, in the order they are applied to everything found *inside* a directory argument:
+
+1. Directory symlinks are never entered (file symlinks are read). That is the whole loop
+   protection: a tree without followed links cannot contain a cycle.
+2. Directories that never hold the user's own code are skipped by name (`SKIPPED_DIR_NAMES`,
+   `*.egg-info`), and so are environments: any directory holding `pyvenv.cfg` (written by
+   `venv`, virtualenv >= 20, uv, poetry, pdm) or `conda-meta/` (a conda environment created
+   inside the project with `conda create -p`). Environments are recognised by those markers,
+   not by names like `env` or `venv`, because a package called `env` is common and a marker
+   is certain. An old-style environment without a marker still has its third-party code under
+   `site-packages`, which is skipped by name.
+3. `--exclude` patterns (gitignore syntax, anchored at the working directory).
+4. `.gitignore` files, nested ones included, and `.git/info/exclude`, but only inside a git
+   work tree, as git itself does. A user-wide `core.excludesFile` is not read: what a run
+   checks should not depend on who runs it.
+5. Only `.py` and `.ipynb` files are collected.
+
+Paths named on the command line are taken as given: a named file is scanned even when a rule
+above would skip it (if it ends in `.py`, `.pyi` or `.ipynb`; other files are passed over
+silently), and a named directory is walked even if it is ignored or is an environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pathspec import GitIgnoreSpec
+
+from losslint.ftypes import FileError, SourceFile
+
+# What a directory walk collects. `.pyi` stubs hold no loss bodies worth a walk, but a stub
+# named on the command line is accepted.
+WALK_SUFFIXES = (".py", ".ipynb")
+EXPLICIT_SUFFIXES = (".py", ".pyi", ".ipynb")
+
+SKIPPED_DIR_NAMES = frozenset(
+    {
+        # version control
+        ".git",
+        ".hg",
+        ".svn",
+        # caches and tool state
+        "__pycache__",
+        ".ipynb_checkpoints",  # Jupyter's autosaved copies would duplicate every finding
+        ".tox",
+        ".nox",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        # build output and installed third-party code
+        "node_modules",
+        "build",
+        "dist",
+        "site-packages",
+        ".eggs",
+    }
+)
+SKIPPED_DIR_SUFFIXES = (".egg-info",)
+ENVIRONMENT_MARKERS = ("pyvenv.cfg", "conda-meta")
+
+NO_SUCH_FILE = "No such file or directory"
+
+
+def compile_patterns(patterns: Iterable[str]) -> GitIgnoreSpec:
+    """Compile gitignore-style patterns; raise ValueError naming the first invalid one.
+
+    Public so the command line can reject a bad `--exclude` before any work starts.
+    """
+    lines = list(patterns)
+    for line in lines:
+        try:
+            GitIgnoreSpec.from_lines([line])
+        except ValueError as exc:
+            raise ValueError(f"invalid exclude pattern {line!r}: {exc}") from None
+    return GitIgnoreSpec.from_lines(lines)
+
+
+def discover(
+    paths: Sequence[str],
+    *,
+    exclude: Sequence[str] = (),
+    respect_gitignore: bool = True,
+    cwd: Path | None = None,
+) -> tuple[list[SourceFile], list[FileError]]:
+    """Find the files to analyse under `paths`, sorted by display path, each once.
+
+    Relative paths are taken relative to `cwd` (default: the process's working directory).
+    Raises ValueError for an invalid `exclude` pattern; every problem with the file system
+    is returned as a `FileError` instead, and the scan goes on.
+    """
+    base = os.path.abspath(cwd if cwd is not None else os.getcwd())
+    exclude_spec = compile_patterns(exclude) if exclude else None
+    found: dict[str, SourceFile] = {}
+    errors: list[FileError] = []
+
+    for arg in paths:
+        target = os.path.normpath(os.path.join(base, arg))
+        if os.path.isdir(target):
+            walker = _Walker(
+                root=target,
+                display_root=arg,
+                base=base,
+                exclude_spec=exclude_spec,
+                respect_gitignore=respect_gitignore,
+            )
+            for source in walker.walk(errors):
+                _add(found, source)
+        elif os.path.exists(target):
+            if target.endswith(EXPLICIT_SUFFIXES):
+                _add(found, SourceFile(path=Path(target), display=arg))
+        else:
+            # Also a dangling symlink: there is nothing to read either way.
+            errors.append(FileError(path=arg, message=NO_SUCH_FILE))
+
+    files = sorted(found.values(), key=lambda source: source.display)
+    return files, errors
+
+
+def _add(found: dict[str, SourceFile], source: SourceFile) -> None:
+    """Record `source` unless the same file is already there.
+
+    `a.py`, `./a.py` and a symlink to it are one file, reported once: under the name it was
+    first found by, except that a real file's own name beats a symlink's.
+    """
+    key = os.path.normcase(os.path.realpath(source.path))
+    known = found.get(key)
+    if known is None or (known.path.is_symlink() and not source.path.is_symlink()):
+        found[key] = source
+
+
+# --- ignore rules --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Level:
+    """The patterns of one ignore file, and how to express a walked path relative to it.
+
+    Patterns in a `.gitignore` are relative to its own folder. An entry of the walk is known
+    by its path below the walk's root (`parts`); seen from the ignore file it is
+    `anchor + parts[strip:]`: a `.gitignore` above the root sees the root as `anchor`, one
+    found during the walk at depth `strip` sees only what lies below it.
+    """
+
+    spec: GitIgnoreSpec
+    anchor: tuple[str, ...] = ()
+    strip: int = 0
+
+    def verdict(self, parts: tuple[str, ...], is_dir: bool) -> bool | None:
+        """True: ignored, False: re-included by a `!` pattern, None: no pattern matched."""
+        relative = "/".join(self.anchor + parts[self.strip :])
+        if not relative:
+            return None  # the ignore file's own folder: its patterns are about what is inside
+        if is_dir:
+            relative += "/"  # how pathspec tells a directory, so `build/` matches only those
+        if not any(
+            pattern.include is not None and pattern.match_file(relative) is not None
+            for pattern in self.spec.patterns
+        ):
+            return None
+        return self.spec.match_file(relative)
+
+
+def _read_ignore_file(path: str) -> GitIgnoreSpec | None:
+    """The valid patterns of one ignore file; None if there is none.
+
+    Git skips a pattern it cannot parse and carries on, and so do we: one odd line must not
+    make a whole repository unscannable. An unreadable ignore file is likewise passed over.
+    """
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return None
+    valid = []
+    for line in lines:
+        try:
+            GitIgnoreSpec.from_lines([line])
+        except ValueError:
+            continue
+        valid.append(line)
+    spec = GitIgnoreSpec.from_lines(valid)
+    return spec if any(p.include is not None for p in spec.patterns) else None
+
+
+def _git_dir(work_tree: str) -> str | None:
+    """The repository directory of a work tree: `.git` itself, or where a `.git` file points.
+
+    Worktrees and submodules have a `.git` *file* (`gitdir: ...`); a worktree's `info/exclude`
+    lives in the common directory named by its `commondir` file.
+    """
+    dot_git = os.path.join(work_tree, ".git")
+    if os.path.isdir(dot_git):
+        return dot_git
+    try:
+        with open(dot_git, encoding="utf-8") as handle:
+            first = handle.readline().strip()
+    except OSError:
+        return None
+    if not first.startswith("gitdir:"):
+        return None
+    git_dir = os.path.join(work_tree, first[len("gitdir:") :].strip())
+    try:
+        with open(os.path.join(git_dir, "commondir"), encoding="utf-8") as handle:
+            return os.path.join(git_dir, handle.read().strip())
+    except OSError:
+        return git_dir
+
+
+def _repository_levels(work_tree: str, anchor: tuple[str, ...], strip: int) -> list[_Level]:
+    """The ignore levels a git work tree starts with: its `.gitignore`, then `info/exclude`.
+
+    Returned highest priority first; `info/exclude` ranks below every `.gitignore`.
+    """
+    levels = []
+    spec = _read_ignore_file(os.path.join(work_tree, ".gitignore"))
+    if spec is not None:
+        levels.append(_Level(spec, anchor, strip))
+    git_dir = _git_dir(work_tree)
+    if git_dir is not None:
+        spec = _read_ignore_file(os.path.join(git_dir, "info", "exclude"))
+        if spec is not None:
+            levels.append(_Level(spec, anchor, strip))
+    return levels
+
+
+def _ancestor_levels(root: str) -> tuple[list[_Level], bool]:
+    """The ignore levels that apply at `root` from the repository around it, if any.
+
+    Returns (levels highest priority first, whether `root` is inside a git work tree).
+    Searched from the real path, as git does: a symlink into a repository is in it.
+    """
+    real = Path(os.path.realpath(root))
+    for top in (real, *real.parents):
+        if os.path.exists(top / ".git"):
+            break
+    else:
+        return [], False
+    # Every folder from `real` up to `top` may hold a .gitignore; the deepest one wins.
+    levels: list[_Level] = []
+    folder = real
+    while True:
+        anchor = real.relative_to(folder).parts
+        if folder == top:
+            levels.extend(_repository_levels(str(folder), anchor, 0))
+            break
+        spec = _read_ignore_file(str(folder / ".gitignore"))
+        if spec is not None:
+            levels.append(_Level(spec, anchor, 0))
+        folder = folder.parent
+    return levels, True
+
+
+# --- the walk ------------------------------------------------------------------------------
+
+
+def _is_skipped_directory(name: str, path: str) -> bool:
+    if name in SKIPPED_DIR_NAMES or name.endswith(SKIPPED_DIR_SUFFIXES):
+        return True
+    return any(os.path.exists(os.path.join(path, marker)) for marker in ENVIRONMENT_MARKERS)
+
+
+class _Walker:
+    """One directory argument's walk: depth first, entries in name order, no recursion limit."""
+
+    def __init__(
+        self,
+        *,
+        root: str,
+        display_root: str,
+        base: str,
+        exclude_spec: GitIgnoreSpec | None,
+        respect_gitignore: bool,
+    ) -> None:
+        self.root = root
+        self.display_root = display_root
+        self.respect_gitignore = respect_gitignore
+
+        # Exclude patterns are anchored at the working directory; for a directory outside
+        # it there is no such anchor, and they are matched relative to the directory itself.
+        self.exclude: _Level | None = None
+        if exclude_spec is not None:
+            try:
+                inside = Path(os.path.relpath(root, base)).parts
+            except ValueError:  # on another drive (Windows)
+                inside = ("..",)
+            self.exclude = _Level(exclude_spec, () if ".." in inside[:1] else inside)
+
+        self.levels: list[_Level] = []
+        self.in_repository = False
+        if respect_gitignore:
+            self.levels, self.in_repository = _ancestor_levels(root)
+
+        # The user named this directory, so whatever would ignore it does not apply inside
+        # it: `losslint check build/gen` scans build/gen even though `build/` is ignored.
+        if self.exclude is not None and self.exclude.verdict((), is_dir=True):
+            self.exclude = None
+        if self._ignored_by(self.levels, (), is_dir=True):
+            self.levels = []
+
+    def display(self, parts: tuple[str, ...]) -> str:
+        return os.path.normpath(os.path.join(self.display_root, *parts))
+
+    @staticmethod
+    def _ignored_by(levels: list[_Level], parts: tuple[str, ...], is_dir: bool) -> bool:
+        # A deeper .gitignore overrides a shallower one: the first level with an opinion wins.
+        for level in levels:
+            verdict = level.verdict(parts, is_dir)
+            if verdict is not None:
+                return verdict
+        return False
+
+    def _skipped(self, parts: tuple[str, ...], is_dir: bool, levels: list[_Level]) -> bool:
+        if self.exclude is not None and self.exclude.verdict(parts, is_dir):
+            return True
+        return self._ignored_by(levels, parts, is_dir)
+
+    def walk(self, errors: list[FileError]) -> list[SourceFile]:
+        found: list[SourceFile] = []
+        # Each stack item: a directory below the root, the ignore levels that apply inside it
+        # (highest priority first) and whether it is in a git work tree.
+        stack: list[tuple[tuple[str, ...], list[_Level], bool]] = [
+            ((), self.levels, self.in_repository)
+        ]
+        while stack:
+            parts, levels, in_repository = stack.pop()
+            directory = os.path.join(self.root, *parts)
+            if parts and self.respect_gitignore:
+                levels, in_repository = self._enter(directory, parts, levels, in_repository)
+            try:
+                with os.scandir(directory) as iterator:
+                    entries = sorted(iterator, key=lambda entry: entry.name)
+            except OSError as exc:
+                errors.append(FileError(self.display(parts), exc.strerror or str(exc)))
+                continue
+
+            subdirectories = []
+            for entry in entries:
+                child = (*parts, entry.name)
+                try:
+                    is_dir = entry.is_dir(follow_symlinks=False)
+                    is_file = not is_dir and entry.is_file()
+                except OSError:
+                    continue
+                if is_dir:
+                    if _is_skipped_directory(entry.name, entry.path):
+                        continue
+                    if not self._skipped(child, True, levels):
+                        subdirectories.append((child, levels, in_repository))
+                elif (
+                    is_file
+                    and entry.name.endswith(WALK_SUFFIXES)
+                    and not self._skipped(child, False, levels)
+                ):
+                    found.append(SourceFile(Path(entry.path), self.display(child)))
+            # Reversed so the stack pops them in name order.
+            stack.extend(reversed(subdirectories))
+        return found
+
+    @staticmethod
+    def _enter(
+        directory: str, parts: tuple[str, ...], levels: list[_Level], in_repository: bool
+    ) -> tuple[list[_Level], bool]:
+        """The ignore levels inside `directory`, given those of its parent."""
+        if os.path.exists(os.path.join(directory, ".git")):
+            # A nested repository (a submodule, a vendored clone): git does not apply the
+            # outer repository's patterns inside it, and neither do we.
+            return _repository_levels(directory, (), len(parts)), True
+        if in_repository:
+            spec = _read_ignore_file(os.path.join(directory, ".gitignore"))
+            if spec is not None:
+                return [_Level(spec, (), len(parts)), *levels], True
+        return levels, in_repository
