@@ -236,9 +236,16 @@ def _camel_under(name: str, namespaces: tuple[str, ...]) -> bool:
     return False
 
 
+# Integer ranges: `axis=tf.range(1, tf.rank(x))` is every axis but the batch.
+RANGES = frozenset({"range", "tensorflow.range", "keras.ops.arange", "numpy.arange",
+                    "tensorflow.experimental.numpy.arange"})
+
 # Names that mark a `(y_true, y_pred)` function as a metric rather than a loss when no compile
 # call says otherwise (a library of metrics returns scalars on purpose).
-METRIC_NAME_HINTS = ("coef", "acc", "metric", "iou", "score", "precision", "recall", "f1", "auc",
-                     "psnr", "ssim", "jaccard_index")
+# Matched against the words of the name (`dice_coef` -> dice, coef), not substrings:
+# `jaccard_distance` is not an accuracy.
+METRIC_NAME_HINTS = frozenset({"coef", "coeff", "coefficient", "acc", "accuracy", "metric", "iou",
+                               "score", "precision", "recall", "f1", "fscore", "auc", "psnr", "ssim",
+                               "index", "miou"})
 # Receivers of `.compile` that are not Keras models.
 NOT_MODEL_COMPILE = frozenset({"re", "regex", "torch", "jax", "numba", "tensorflow.compat.v1"})

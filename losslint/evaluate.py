@@ -168,7 +168,8 @@ def combine(values: list[Value], op: str = "add") -> Value:
         for value in collapsed:
             if op == "mul":
                 coupled |= value.origins
-            elif op == "add":
+            elif op in ("add", "join"):
+                # A join is a merge of paths: the collapsed path still reaches the result.
                 broadcast |= {o for o in value.origins if o.kind == "reduction"}
                 coupled |= value.coupled
         note = next((v.per_sample_note for v in batchy if v.per_sample_note), None)
@@ -825,9 +826,9 @@ class Evaluator:
             return join([self._branch(arg.value, frame) for arg in node.args[1:3]])
         if qualified in catalogue.BATCH_FLATTEN_LAYERS:
             return Value(Kind.OBJECT, obj=ExternalObject(qualified))
-        if qualified in ("len", "range", "list", "tuple", "int", "float", "str", "bool"):
-            if qualified == "range":
-                return const(_range_literal(positional))
+        if qualified in catalogue.RANGES:
+            return const(_range_literal(positional))
+        if qualified in ("len", "list", "tuple", "int", "float", "str", "bool"):
             if qualified in ("list", "tuple") and positional and positional[0].has_literal():
                 return positional[0]
             return CONST

@@ -20,6 +20,7 @@ purpose, so they share the metric exclusions.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import libcst as cst
@@ -323,8 +324,8 @@ class Finder:
             return False
         if name in self.metric_names or name in self.not_loss_uses:
             return True
-        lowered = name.lower()
-        return "loss" not in lowered and any(hint in lowered for hint in catalogue.METRIC_NAME_HINTS)
+        words = _words(name)
+        return "loss" not in words and bool(words & catalogue.METRIC_NAME_HINTS)
 
     def _site(self, site: CallSite, add, weak, strategy_targets: set[str]) -> None:
         call, scope = site.call, site.scope
@@ -403,6 +404,12 @@ def _names_in(expr: cst.BaseExpression, direct: bool = False) -> set[str]:
         for arg in expr.args:
             names |= _names_in(arg.value, direct=True)
     return names
+
+
+def _words(name: str) -> set[str]:
+    """`diceCoef_v2` -> {"dice", "coef", "v"}: snake_case and camelCase words, lower-cased."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
+    return {w for w in re.split(r"[_\d]+", spaced.lower()) if w}
 
 
 def _source_rank(source: str) -> int:
