@@ -191,7 +191,34 @@ class Finder:
             return self.resolve(binding.value, binding.scope, depth + 1, bound, keywords)
         if isinstance(binding, IterBinding):
             return self.resolve(binding.iterable, binding.scope, depth + 1, bound, keywords)
+        if isinstance(binding, ParamBinding):
+            return self._resolve_argument(binding, depth, bound, keywords)
         return []
+
+    def _resolve_argument(self, binding: ParamBinding, depth: int, bound: int, keywords: tuple):
+        """A parameter in loss position: what the scanned callers pass for it."""
+        function = binding.function
+        params = function.positional_params()
+        names = [p.name.value for p in params]
+        index = names.index(binding.name) if binding.name in names else None
+        if function.cls is not None and index is not None:
+            index -= 1  # called as a method: self is not in the argument list
+        results = []
+        for module in self.project.modules:
+            for site in module.calls_by_name.get(function.name, ()):
+                if self.project.resolve(site.call.func, site.scope) is not function and not (
+                    function.cls is not None and isinstance(site.call.func, cst.Attribute)):
+                    continue
+                argument = None
+                for arg in site.call.args:
+                    if arg.keyword is not None and arg.keyword.value == binding.name:
+                        argument = arg.value
+                positional = [a.value for a in site.call.args if a.keyword is None and not a.star]
+                if argument is None and index is not None and 0 <= index < len(positional):
+                    argument = positional[index]
+                if argument is not None:
+                    results += self.resolve(argument, site.scope, depth + 1, bound, keywords)
+        return results
 
     def _resolve_entity(self, resolved, depth: int, bound: int, keywords: tuple):
         if isinstance(resolved, FunctionInfo):

@@ -174,6 +174,9 @@ class ModuleInfo:
     star_imports: list[str] = field(default_factory=list)
     # Calls the finder inspects after indexing (compile, load_model, map_fn, strategy.run...).
     call_sites: list[CallSite] = field(default_factory=list)
+    # Every call by the last name of its callee, to follow a loss passed as an argument
+    # (`def train(model, loss_fn): model.compile(loss=loss_fn)` ... `train(m, dice_loss)`).
+    calls_by_name: dict[str, list[CallSite]] = field(default_factory=dict)
     # Names called inside `with tf.GradientTape()` blocks: custom training loops.
     tape_called_names: set[str] = field(default_factory=set)
     _positions: object | None = None
@@ -479,8 +482,11 @@ class _Indexer(Walker):
                 function.called_names.add(name)
             if self.tape_depth:
                 self.module.tape_called_names.add(name)
-        if name in _INTERESTING_CALLS:
-            self.module.call_sites.append(CallSite(node, self.scope, function))
+        if name is not None:
+            site = CallSite(node, self.scope, function)
+            self.module.calls_by_name.setdefault(name, []).append(site)
+            if name in _INTERESTING_CALLS:
+                self.module.call_sites.append(site)
 
 
 # --------------------------------------------------------------------------------------------

@@ -191,3 +191,32 @@ def test_the_static_path_never_imports_tensorflow(tmp_path):
     assert result.returncode == 1, result.stderr
     assert "LL101" in result.stdout
     assert "imported me" not in result.stderr
+
+
+def test_a_loss_passed_through_a_parameter_is_followed_to_its_callers():
+    result = findings(
+        """
+        import tensorflow as tf
+
+        def l1_total(a, b):
+            return tf.reduce_sum(tf.abs(a - b))
+
+        def l1_per_sample(a, b):
+            return tf.reduce_sum(tf.abs(a - b), axis=-1)
+
+        def train(model, loss_fn, epochs=1):
+            model.compile(optimizer="adam", loss=loss_fn)
+
+        class Trainer:
+            def fit(self, model, loss):
+                model.compile(loss=loss)
+
+        train(tf.keras.Sequential(), l1_total)
+        train(tf.keras.Sequential(), loss_fn=l1_per_sample)
+        Trainer().fit(None, lambda t, p: tf.reduce_max(t - p))
+        """
+    )
+    assert [(f.line, f.function, f.loss_source) for f in result] == [
+        (5, "l1_total", "compile"),
+        (19, "<lambda>", "compile"),
+    ]
