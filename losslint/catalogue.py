@@ -150,6 +150,13 @@ SHAPE_FUNCS = frozenset({"tensorflow.shape", "keras.backend.shape", "keras.ops.s
 STATIC_SHAPE_FUNCS = frozenset({"keras.backend.int_shape"})
 # Number of elements, batch included: dividing a per-sample loss by it mixes the batch in.
 SIZE_FUNCS = frozenset({"tensorflow.size", "keras.ops.size", "keras.backend.count_params"})
+# Conversions that keep their argument's value: a batch size cast to float is still the batch
+# size. Any other call that takes the batch size (`tf.eye(tf.shape(z)[0])`) builds something
+# new from it and is not a division by the batch size.
+CASTS = frozenset({"tensorflow.cast", "tensorflow.dtypes.cast", "tensorflow.to_float", "tensorflow.saturate_cast",
+                   "tensorflow.convert_to_tensor", "tensorflow.identity", "keras.backend.cast",
+                   "keras.ops.cast", "keras.ops.convert_to_tensor", "keras.backend.cast_to_floatx",
+                   "float", "int"})
 # Calls that return plain numbers about a tensor, never the tensor's data.
 METADATA_FUNCS = frozenset({"tensorflow.rank", "keras.backend.ndim", "keras.ops.ndim",
                             "keras.backend.dtype", "keras.backend.epsilon", "keras.backend.floatx",

@@ -177,6 +177,8 @@ def combine(values: list[Value], op: str = "add") -> Value:
     if collapsed:
         everything = frozenset().union(*(v.origins for v in collapsed))
         reductions = frozenset(o for o in everything if o.kind == "reduction")
+        if not reductions and op == "other":
+            return CONST  # tf.eye(batch_size): built from the batch size, not divided by it
         return Value(Kind.COLLAPSED, origins=reductions or everything)
     objects = [v for v in values if v.kind is Kind.OBJECT]
     if objects and op == "join":
@@ -826,6 +828,8 @@ class Evaluator:
             return join([self._branch(arg.value, frame) for arg in node.args[1:3]])
         if qualified in catalogue.BATCH_FLATTEN_LAYERS:
             return Value(Kind.OBJECT, obj=ExternalObject(qualified))
+        if qualified in catalogue.CASTS:
+            return positional[0] if positional else CONST
         if qualified in catalogue.RANGES:
             return const(_range_literal(positional))
         if qualified in ("len", "list", "tuple", "int", "float", "str", "bool"):
