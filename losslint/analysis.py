@@ -12,7 +12,7 @@ from losslint.ftypes import Finding
 from losslint.project import Project
 from losslint.rules import RULES
 
-_SIGNATURE_NOTE = "; treated as a loss because of its (y_true, y_pred) signature"
+_SIGNATURE_NOTE = " [a loss by its (y_true, y_pred) signature]"
 
 
 def reported_origins(value: Value) -> list[tuple[Origin, str]]:
@@ -28,12 +28,12 @@ def reported_origins(value: Value) -> list[tuple[Origin, str]]:
 
 def _coupling_message(origin: Origin) -> str:
     if origin.kind == "batch-size":
-        return (f"the per-sample loss is scaled by {origin.detail}: Keras already averages over the "
-                "batch (`sum_over_batch_size`), so the loss shrinks as the batch grows and the last, "
-                "partial batch is over-weighted; return the per-sample values without dividing")
-    return (f"the per-sample loss is scaled by `{origin.api}(...)`, a statistic of the whole batch: each "
-            "sample's loss now depends on the other samples in its batch and on the batch size; "
-            "normalise each sample by its own statistics (`axis=-1`) or by a constant")
+        return (f"the per-sample loss is scaled by {origin.detail}, but Keras already averages "
+                "over the batch (`sum_over_batch_size`): the loss shrinks as the batch grows and the "
+                "last, partial batch is over-weighted; return the per-sample values undivided")
+    return (f"the per-sample loss is scaled by `{origin.api}(...)`, a statistic of the whole batch, so "
+            "each sample's loss depends on the rest of its batch; normalise each sample by its own "
+            "statistics (`axis=-1`) or by a constant")
 
 
 def analyse(project: Project) -> list[tuple[LossTarget, Origin, str, str]]:
@@ -52,7 +52,7 @@ def analyse(project: Project) -> list[tuple[LossTarget, Origin, str, str]]:
             seen.add(key)
             message = origin.detail if code != "LL201" else _coupling_message(origin)
             if origin.function is not None and origin.function is not target.function:
-                message += f" (inside `{origin.function.qualname}`, called from this loss)"
+                message += f" (via `{origin.function.qualname}`)"
             if target.inferred:
                 message += _SIGNATURE_NOTE
             results.append((target, origin, code, message))

@@ -721,14 +721,13 @@ class Evaluator:
             return combine(positional, "other")
         api = obj.api
         if obj.metric:
-            detail = (f"calling the metric object `{api}` returns its running mean over every batch "
-                      "seen so far, one number for all samples (and it keeps state between steps)")
-            fix = "call the per-sample loss function instead (e.g. `keras.losses.mean_squared_error`)"
+            detail = (f"the metric object `{api}` returns one running mean over all batches so far "
+                      "(and keeps state between steps)")
+            fix = "call a per-sample loss function instead, e.g. `keras.losses.mean_squared_error`"
         else:
-            detail = (f"calling the loss object `{api}` applies its default reduction and returns one "
-                      "number for the whole batch")
+            detail = f"the loss object `{api}` reduces the whole batch to one number when called"
             fix = ("call the per-sample function (e.g. `keras.losses.binary_crossentropy`) or build "
-                   "the object with `reduction=\"none\"`")
+                   "it with `reduction=\"none\"`")
         return Value(Kind.COLLAPSED, origins=frozenset({self._origin(
             "LL103", "reduction", node, frame, api, _message(detail, fix))}))
 
@@ -875,11 +874,10 @@ class Evaluator:
             flat = next(iter(tensor.origins), None)
             where = f" of `{flat.api}(...)`" if flat else ""
             return self._collapse("LL104", node, frame, spelled, _message(
-                f"`{spelled}`{where} reduces a tensor whose batch axis was flattened into its "
-                "elements, so it returns one number for the whole batch"
-                + (" and grows with the batch size" if grows else ""),
-                "keep the batch axis (`K.batch_flatten`, `tf.reshape(x, [tf.shape(x)[0], -1])`) "
-                "and reduce with `axis=-1`"))
+                f"`{spelled}`{where} reduces the batch with everything else, since the flatten "
+                "merged the batch axis into the elements"
+                + (" (and a sum grows with the batch size)" if grows else ""),
+                "flatten with `K.batch_flatten` and reduce with `axis=-1`"))
         if tensor.kind is Kind.MOVED:
             if axis is None:
                 return self._collapse(reduction.code, node, frame, spelled, _no_axis_message(spelled, grows))
@@ -895,9 +893,9 @@ class Evaluator:
             return replace(tensor, rank=None, per_sample_note=None)
         if 0 in axes:
             return self._collapse("LL102", node, frame, spelled, _message(
-                f"`{spelled}(..., axis={_axis_text(axis)})` reduces over axis 0, the batch axis"
-                + (", and grows with the batch size" if grows else ""),
-                "reduce the non-batch axes instead (`axis=-1`, or `[1, 2, 3]` for images)"))
+                f"`{spelled}(..., axis={_axis_text(axis)})` reduces axis 0, the batch axis"
+                + (" (and a sum grows with the batch size)" if grows else ""),
+                "reduce the non-batch axes instead, e.g. `axis=-1` or `[1, 2, 3]`"))
         if tensor.rank is not None:
             if any(a < 0 and tensor.rank + a == 0 for a in axes):
                 where = f" (`{tensor.per_sample_note}`)" if tensor.per_sample_note else ""
@@ -1099,8 +1097,8 @@ def _axis_node(call: cst.Call, reduction: catalogue.Reduction):
     return call
 
 
-WHY = ("Keras applies sample_weight, class_weight, masks and the batch reduction per sample, "
-       "so with one number for the batch they are silently ignored")
+WHY = ("Keras applies sample/class weights, masks and its own batch reduction per sample, so "
+       "they are silently ignored")
 
 
 def _message(what: str, fix: str) -> str:
@@ -1108,10 +1106,10 @@ def _message(what: str, fix: str) -> str:
 
 
 def _no_axis_message(spelled: str, grows: bool) -> str:
-    what = f"`{spelled}` without `axis` reduces over every axis, the batch axis included"
+    what = f"`{spelled}` without `axis` reduces the batch axis too"
     if grows:
-        what += ", and a sum over the batch grows with the batch size"
-    return _message(what, "reduce only the non-batch axes, e.g. `axis=-1` (or `[1, 2, 3]` for images)")
+        what += " (and a sum grows with the batch size)"
+    return _message(what, "reduce only the non-batch axes, e.g. `axis=-1`")
 
 
 def _scalar_fix(qualified: str) -> str:

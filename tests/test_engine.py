@@ -94,7 +94,7 @@ def test_messages_say_what_why_and_how_to_fix():
     by_code = {f.code: f.message for f in result}
     assert set(by_code) == {"LL101", "LL102", "LL103", "LL104", "LL201"}
     for code in ("LL101", "LL102", "LL103", "LL104"):
-        assert "sample_weight" in by_code[code], code
+        assert "sample/class weights" in by_code[code], code
     assert "grows with the batch size" in by_code["LL101"]
     assert "axis=-1" in by_code["LL101"] and "axis=-1" in by_code["LL102"]
     assert 'reduction="none"' in by_code["LL103"]
@@ -126,7 +126,7 @@ def test_a_helper_shared_by_two_losses_is_reported_once():
     )
     assert [(f.line, f.code) for f in result] == [(5, "LL101"), (6, "LL101"), (6, "LL101")]
     assert {f.function for f in result} == {"dice_loss"}  # the first loss, in source order, that reaches it
-    assert all("inside `dice_coef`" in f.message for f in result)
+    assert all("(via `dice_coef`)" in f.message for f in result)
 
 
 def test_select_and_ignore_use_prefixes():
