@@ -141,12 +141,24 @@ class Finder:
         self.loss_names: set[str] = set()
         self.metric_names: set[str] = set()
         self.not_loss_uses: set[str] = set()
+        self._memo: dict[tuple, list] = {}
 
     # -- resolving an expression in loss position ---------------------------------------
     def resolve(self, expr: cst.BaseExpression, scope: Scope, depth: int = 0,
                 bound: int = 0, keywords: tuple[str, ...] = ()) -> list[tuple[FunctionInfo, int, tuple]]:
+        """The functions an expression in loss position stands for (memoised; cycles yield [])."""
         if depth > _MAX_DEPTH:
             return []
+        key = (id(expr), bound, keywords)
+        if key in self._memo:
+            return self._memo[key]
+        self._memo[key] = []
+        result = self._resolve(expr, scope, depth, bound, keywords)
+        self._memo[key] = result
+        return result
+
+    def _resolve(self, expr: cst.BaseExpression, scope: Scope, depth: int,
+                 bound: int, keywords: tuple[str, ...]) -> list[tuple[FunctionInfo, int, tuple]]:
         results: list[tuple[FunctionInfo, int, tuple]] = []
         if isinstance(expr, cst.Lambda):
             fn = self._function_for(expr, scope.module)
@@ -206,8 +218,7 @@ class Finder:
         results = []
         for module in self.project.modules:
             for site in module.calls_by_name.get(function.name, ()):
-                if self.project.resolve(site.call.func, site.scope) is not function and not (
-                    function.cls is not None and isinstance(site.call.func, cst.Attribute)):
+                if not self._calls(site, function):
                     continue
                 argument = None
                 for arg in site.call.args:
@@ -261,6 +272,26 @@ class Finder:
                     results += self.resolve(value, fn.scope, depth + 1, bound, keywords)
             return results
         return []
+
+    def _calls(self, site: CallSite, function: FunctionInfo) -> bool:
+        """Does this call site call `function`? Methods only through `self.m(...)` in their
+        class, or `Class(...).m(...)` / `obj.m(...)` with `obj = Class(...)`: a bare method name
+        (`.compile`, `.fit`) matches far too much to follow."""
+        func = site.call.func
+        if function.cls is None:
+            return self.project.resolve(func, site.scope) is function
+        if not isinstance(func, cst.Attribute):
+            return False
+        self_attr = self._self_attribute(func, site.scope)
+        if self_attr is not None:
+            return self_attr[0] is function.cls
+        receiver = func.value
+        if isinstance(receiver, cst.Name):
+            bindings = site.scope.lookup(receiver.value)
+            receiver = bindings[-1].value if bindings and isinstance(bindings[-1], AssignBinding) else None
+        if isinstance(receiver, cst.Call):
+            return self.project.resolve(receiver.func, site.scope) is function.cls
+        return False
 
     def _self_attribute(self, expr, scope: Scope):
         if not (isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name)):
@@ -346,9 +377,10 @@ class Finder:
         return sorted(targets.values(), key=lambda t: (_source_rank(t.source), order[id(t.function.node)]))
 
     def _excluded(self, fn: FunctionInfo) -> bool:
+        # A function compiled as a loss anywhere is already a target; these uses only ever
+        # remove weak candidates, so a name shared by two functions can cost a finding, never
+        # add a false one.
         name = fn.name
-        if name in self.loss_names:
-            return False
         if name in self.metric_names or name in self.not_loss_uses:
             return True
         words = _words(name)
