@@ -44,7 +44,10 @@ def analyse(project: Project) -> list[tuple[LossTarget, Origin, str, str]]:
     seen: set[tuple[int, str]] = set()
     results = []
     for target in targets:
-        value = evaluator.evaluate_loss(target.function, target.bound_positional, target.bound_keywords)
+        try:
+            value = evaluator.evaluate_loss(target.function, target.bound_positional, target.bound_keywords)
+        except RecursionError:
+            continue  # an expression nested thousands deep: skip this loss rather than the run
         for origin, code in reported_origins(value):
             key = (id(origin.node), code)
             if key in seen:

@@ -75,7 +75,8 @@ def _load(project: Project, path: Path, display: str, data: bytes) -> list[Findi
     except RecursionError:
         return [_file_finding(display, "LL901", "the file is nested too deeply to parse")]
     name, is_package = module_name_for(path) if path.exists() else (path.stem, False)
-    project.add(ModuleInfo(path, display, name, is_package, tree, text))
+    if not project.add(ModuleInfo(path, display, name, is_package, tree, text)):
+        return [_file_finding(display, "LL901", "the file is nested too deeply to analyse")]
     return []
 
 
@@ -121,7 +122,8 @@ def _load_notebook(project: Project, path: Path, display: str, data: bytes) -> l
             tree = cst.parse_module(notebook.source)
         except (cst.ParserSyntaxError, RecursionError):
             return findings  # cells that only fail together: reported above as far as we can
-    project.add(ModuleInfo(path, display, path.stem, False, tree, notebook.source, notebook=notebook))
+    if not project.add(ModuleInfo(path, display, path.stem, False, tree, notebook.source, notebook=notebook)):
+        findings.append(_file_finding(display, "LL901", "the notebook is nested too deeply to analyse"))
     return findings
 
 

@@ -524,11 +524,16 @@ class Project:
         self.by_stem: dict[str, list[ModuleInfo]] = {}
         self._lookup_cache: dict[tuple[str, int], object] = {}
 
-    def add(self, module: ModuleInfo) -> None:
-        _Indexer(module).walk(module.tree)
+    def add(self, module: ModuleInfo) -> bool:
+        """Index a module; False (and nothing added) when it is nested beyond the recursion limit."""
+        try:
+            _Indexer(module).walk(module.tree)
+        except RecursionError:
+            return False
         self.modules.append(module)
         self.by_name.setdefault(module.name, []).append(module)
         self.by_stem.setdefault(module.name.rsplit(".", 1)[-1], []).append(module)
+        return True
 
     def functions(self):
         for module in self.modules:

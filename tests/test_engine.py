@@ -220,3 +220,17 @@ def test_a_loss_passed_through_a_parameter_is_followed_to_its_callers():
         (5, "l1_total", "compile"),
         (19, "<lambda>", "compile"),
     ]
+
+
+def test_expressions_nested_thousands_deep_are_reported_not_fatal(tmp_path):
+    terms = " + ".join(["tf.reduce_mean(y_pred)"] * 1200)  # deeper than the recursion limit
+    (tmp_path / "generated.py").write_text(f"import tensorflow as tf\n\ndef l(y_true, y_pred):\n    return {terms}\n")
+    (tmp_path / "nested.py").write_text("x = " + "(" * 400 + "1" + ")" * 400 + "\n")
+    (tmp_path / "good.py").write_text(
+        "import tensorflow as tf\n\ndef l(y_true, y_pred):\n    return tf.reduce_sum(y_pred)\n"
+    )
+    report = check_paths([str(tmp_path)], Settings())
+    by_file = {(f.path.rsplit("/", 1)[-1], f.code) for f in report.findings}
+    assert ("generated.py", "LL901") in by_file
+    assert ("good.py", "LL101") in by_file
+    assert not any(name == "nested.py" for name, _ in by_file)
