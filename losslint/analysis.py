@@ -6,13 +6,32 @@ loss returns) and the rule catalogue (how a finding is worded) meet.
 
 from __future__ import annotations
 
+import fnmatch
+
 from losslint.evaluate import Evaluator, Kind, Origin, Value
 from losslint.finder import Finder, LossTarget
-from losslint.ftypes import Finding
-from losslint.project import Project
+from losslint.ftypes import Finding, Settings
+from losslint.project import FunctionInfo, Project
 from losslint.rules import RULES
 
 _SIGNATURE_NOTE = " [a loss by its (y_true, y_pred) signature]"
+
+
+def matches_names(function: FunctionInfo, patterns: tuple[str, ...]) -> bool:
+    """Does a configured name (`safe_mean`, `mypkg.ops.safe_mean`, `mypkg.metrics.*`) name it?
+
+    A name without dots matches the function's name or qualname in any module; a dotted one
+    is matched, `*` globs included, against `module.qualname`.
+    """
+    if not patterns:
+        return False
+    qualified = f"{function.module.name}.{function.qualname}"
+    for pattern in patterns:
+        if "." not in pattern and pattern in (function.name, function.qualname):
+            return True
+        if fnmatch.fnmatchcase(qualified, pattern):
+            return True
+    return False
 
 
 def reported_origins(value: Value) -> list[tuple[Origin, str]]:
@@ -36,11 +55,16 @@ def _coupling_message(origin: Origin) -> str:
             "statistics (`axis=-1`) or by a constant")
 
 
-def analyse(project: Project) -> list[tuple[LossTarget, Origin, str, str]]:
-    """Every (loss, origin, code, message), one per reported place and code."""
+def analyse(project: Project, settings: Settings | None = None) -> list[tuple[LossTarget, Origin, str, str]]:
+    """Every (loss, origin, code, message), one per reported place and code.
+
+    `settings.not_losses` removes losses; `settings.keeps_batch` makes calls to the named
+    helpers element-wise: the configuration's escape hatches for false positives.
+    """
+    settings = settings or Settings()
     finder = Finder(project)
-    targets = finder.find()
-    evaluator = Evaluator(project)
+    targets = [t for t in finder.find() if not matches_names(t.function, settings.not_losses)]
+    evaluator = Evaluator(project, keeps_batch=settings.keeps_batch)
     seen: set[tuple[int, str]] = set()
     results = []
     for target in targets:

@@ -17,6 +17,7 @@ What each TensorFlow/Keras call does is looked up in catalogue.py; no API name a
 from __future__ import annotations
 
 import enum
+import fnmatch
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -215,8 +216,10 @@ class Frame:
 class Evaluator:
     """Evaluates functions of one project; results are memoised per (function, arguments)."""
 
-    def __init__(self, project: Project) -> None:
+    def __init__(self, project: Project, keeps_batch: tuple[str, ...] = ()) -> None:
         self.project = project
+        # Configured helpers known to keep the batch axis: calls to them are element-wise.
+        self.keeps_batch = keeps_batch
         self._memo: dict[tuple, Value] = {}
         self._stack: list[FunctionInfo] = []
         self._binding_memo: dict[int, Value] = {}
@@ -652,8 +655,8 @@ class Evaluator:
         if callee.kind is Kind.OBJECT:
             if isinstance(obj, FuncRef):
                 positional, keywords = self._args(node, frame)
-                if obj.function is None:
-                    return combine(positional, "other")
+                if obj.function is None or self._keeps_batch(obj.function):
+                    return combine(positional + list(keywords.values()), "other")
                 args = list(positional)
                 if obj.function.cls is not None and not obj.closure:
                     params = obj.function.positional_params()
@@ -731,8 +734,17 @@ class Evaluator:
         return Value(Kind.COLLAPSED, origins=frozenset({self._origin(
             "LL103", "reduction", node, frame, api, _message(detail, fix))}))
 
+    def _keeps_batch(self, function: FunctionInfo) -> bool:
+        from losslint.analysis import matches_names
+
+        return matches_names(function, self.keeps_batch)
+
     def _external_call(self, node: cst.Call, qualified: str, frame: Frame) -> Value:
         spelled = source_of(node.func)
+        if self.keeps_batch and any(fnmatch.fnmatchcase(qualified, p) or p == qualified.rsplit(".", 1)[-1]
+                                    for p in self.keeps_batch):
+            positional, keywords = self._args(node, frame)
+            return combine(positional + list(keywords.values()), "other")
         if qualified in catalogue.REDUCTIONS:
             return self._reduction(node, catalogue.REDUCTIONS[qualified], spelled, frame)
         positional, keywords = self._args(node, frame)
