@@ -100,3 +100,10 @@ class Settings:
     # Extra gitignore-style patterns to skip during discovery.
     exclude: tuple[str, ...] = ()
     respect_gitignore: bool = True
+    # Escape hatches for false positives, applied by the engine (finder.py, evaluate.py):
+    # functions known to keep the batch axis, by qualified (`mypkg.ops.safe_mean`) or simple
+    # name (`safe_mean`): a call to one is element-wise.
+    keeps_batch: tuple[str, ...] = ()
+    # Functions that are never losses whatever their signature: qualified or simple names,
+    # `*` globs allowed (`mypkg.metrics.*`).
+    not_losses: tuple[str, ...] = ()
