@@ -225,7 +225,7 @@ def test_a_loss_passed_through_a_parameter_is_followed_to_its_callers():
 def test_expressions_nested_thousands_deep_are_reported_not_fatal(tmp_path):
     terms = " + ".join(["tf.reduce_mean(y_pred)"] * 1200)  # deeper than the recursion limit
     (tmp_path / "generated.py").write_text(f"import tensorflow as tf\n\ndef l(y_true, y_pred):\n    return {terms}\n")
-    (tmp_path / "nested.py").write_text("x = " + "(" * 400 + "1" + ")" * 400 + "\n")
+    (tmp_path / "nested.py").write_text("import tensorflow as tf\nx = " + "(" * 150 + "1" + ")" * 150 + "\n")
     (tmp_path / "good.py").write_text(
         "import tensorflow as tf\n\ndef l(y_true, y_pred):\n    return tf.reduce_sum(y_pred)\n"
     )

@@ -1,0 +1,226 @@
+"""Benchmarks: `python bench/run.py [PATH ...] [--files N] [--repeat K]`.
+
+Builds a corpus of N generated files (Keras-free utility modules, Keras model definitions and
+training scripts with custom losses, in proportions like a real monorepo) and measures, each
+time against a baseline measured in the same run because these machines are noisy:
+
+  1. `losslint check CORPUS` vs parsing every file of the corpus once with LibCST in one
+     process (the naive cost of a LibCST linter);
+  2. a single-file `losslint check one_file.py` vs `python -c pass` and vs `flake8 one_file.py`
+     (when flake8 is installed);
+  3. the peak memory (RSS) of the full scan.
+
+Each command runs in a fresh process, K times; the median is reported. Extra PATHs (a real
+repository, say) are measured like the corpus.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+KERAS_FREE = '''"""Data utilities {n}."""
+import json
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Record{n}:
+    name: str
+    values: list
+
+
+def load_records_{n}(path):
+    with open(path) as handle:
+        return [Record{n}(**row) for row in json.load(handle)]
+
+
+def normalise_{n}(values, eps=1e-7):
+    values = np.asarray(values, dtype=np.float32)
+    return (values - values.mean()) / (values.std() + eps)
+
+
+def batches_{n}(items, size=32):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def summarise_{n}(records):
+    totals = {{}}
+    for record in records:
+        totals[record.name] = totals.get(record.name, 0.0) + float(np.sum(record.values))
+    return {{key: round(value, 3) for key, value in sorted(totals.items())}}
+
+
+if __name__ == "__main__":
+    print(summarise_{n}(load_records_{n}(os.environ.get("DATA", "data.json"))))
+'''
+
+MODEL = '''"""Model definition {n}."""
+import tensorflow as tf
+from tensorflow import keras
+
+
+def conv_block_{n}(x, filters):
+    x = keras.layers.Conv2D(filters, 3, padding="same")(x)
+    x = keras.layers.BatchNormalization()(x)
+    return keras.layers.Activation("relu")(x)
+
+
+def build_model_{n}(input_shape=(64, 64, 3), classes=10):
+    inputs = keras.Input(shape=input_shape)
+    x = conv_block_{n}(inputs, 32)
+    x = keras.layers.MaxPooling2D()(x)
+    x = conv_block_{n}(x, 64)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(classes, activation="softmax")(x)
+    return keras.Model(inputs, outputs, name="model_{n}")
+'''
+
+TRAINING = '''"""Training script {n}."""
+import numpy as np
+import tensorflow as tf
+from tensorflow.keras import backend as K
+
+
+def dice_coef_{n}(y_true, y_pred, smooth=1.0):
+    y_true_f = K.flatten(y_true)
+    y_pred_f = K.flatten(y_pred)
+    intersection = K.sum(y_true_f * y_pred_f)
+    return (2.0 * intersection + smooth) / (K.sum(y_true_f) + K.sum(y_pred_f) + smooth)
+
+
+def dice_loss_{n}(y_true, y_pred):
+    return 1.0 - dice_coef_{n}(y_true, y_pred)
+
+
+def focal_loss_{n}(gamma=2.0):
+    def focal(y_true, y_pred):
+        y_pred = tf.clip_by_value(y_pred, 1e-7, 1.0 - 1e-7)
+        weight = tf.pow(1.0 - y_pred, gamma) * y_true
+        return tf.reduce_mean(-weight * tf.math.log(y_pred), axis=-1)
+    return focal
+
+
+def main():
+    x = np.random.rand(32, 64, 64, 1).astype("float32")
+    model = tf.keras.Sequential([tf.keras.layers.Conv2D(1, 1, activation="sigmoid")])
+    model.compile(optimizer="adam", loss=dice_loss_{n}, metrics=[dice_coef_{n}])
+    model.fit(x, x, epochs=1)
+    model.compile(optimizer="adam", loss=focal_loss_{n}(3.0))
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+
+def build_corpus(root: Path, files: int, seed: int = 0) -> Path:
+    rng = random.Random(seed)
+    for n in range(files):
+        kind = rng.random()
+        package = root / f"pkg{n // 200}"
+        package.mkdir(parents=True, exist_ok=True)
+        if kind < 0.7:
+            text = KERAS_FREE.format(n=n)
+        elif kind < 0.9:
+            text = MODEL.format(n=n)
+        else:
+            text = TRAINING.format(n=n)
+        (package / f"module_{n}.py").write_text(text)
+    return root
+
+
+BASELINE_PARSE = """
+import sys
+from pathlib import Path
+import libcst
+for path in sorted(Path(sys.argv[1]).rglob("*.py")):
+    try:
+        libcst.parse_module(path.read_bytes())
+    except Exception:
+        pass
+"""
+
+
+def timed(command: list[str], repeat: int, cwd: Path | None = None) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def peak_memory_mb(command: list[str]) -> float:
+    """Peak RSS of one run, measured by a wrapper process so earlier children do not count."""
+    wrapper = (
+        "import resource, subprocess, sys;"
+        "subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL);"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    out = subprocess.run([sys.executable, "-c", wrapper, *command], capture_output=True, text=True)
+    return int(out.stdout.strip()) / 1024  # ru_maxrss is in KiB on Linux
+
+
+def report_scan(label: str, path: Path, repeat: int) -> None:
+    losslint = [sys.executable, "-m", "losslint", "check", "--exit-zero", "-q", str(path)]
+    baseline = [sys.executable, "-c", BASELINE_PARSE, str(path)]
+    files = sum(1 for _ in path.rglob("*.py"))
+    base = timed(baseline, repeat)
+    ours = timed(losslint, repeat)
+    memory = peak_memory_mb(losslint)
+    print(f"[{label}] {files} .py files")
+    print(f"  parse every file with LibCST (baseline): {base:7.2f} s")
+    print(f"  losslint check:                          {ours:7.2f} s   ratio {ours / base:5.2f}  (target <= 0.2)")
+    print(f"  losslint check peak memory:              {memory:7.1f} MB")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("paths", nargs="*", type=Path, help="real trees to measure too")
+    parser.add_argument("--files", type=int, default=2000, help="size of the generated corpus")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="losslint-bench-"))
+    try:
+        corpus = build_corpus(workdir / "corpus", args.files)
+        print(f"python {sys.version.split()[0]}, {args.repeat} runs each, median wall time\n")
+        report_scan("generated corpus", corpus, args.repeat)
+        for path in args.paths:
+            report_scan(str(path), path, args.repeat)
+
+        one = next(corpus.rglob("module_*.py"))
+        for candidate in sorted(corpus.rglob("module_*.py")):
+            if "Training script" in candidate.read_text():
+                one = candidate
+                break
+        python = timed([sys.executable, "-c", "pass"], args.repeat * 2)
+        single = timed([sys.executable, "-m", "losslint", "check", "--exit-zero", "-q", str(one)], args.repeat * 2)
+        print(f"\n[single file] {one.name}")
+        print(f"  python -c pass:          {python:6.3f} s")
+        print(f"  losslint check one file: {single:6.3f} s   ratio to python {single / python:5.1f}")
+        if shutil.which("flake8"):
+            flake8 = timed(["flake8", str(one)], args.repeat * 2)
+            print(f"  flake8 one file:         {flake8:6.3f} s   losslint/flake8 {single / flake8:5.2f}  (target <= 1)")
+        else:
+            print("  flake8 not installed: no flake8 comparison")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
