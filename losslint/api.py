@@ -2,6 +2,8 @@
 
     check_paths(paths, settings) -> Report
     check_source(source, path="<string>", settings=Settings()) -> list[Finding]
+    scan_paths(paths, settings) -> Scan     the report, the project and each finding's loss
+                                            (what the probe, losslint/probe, builds on)
 
 A run reads every file, parses it with LibCST, indexes all of them into one `Project` (losses
 are often defined in one file and compiled in another), analyses, then drops suppressed and
@@ -14,13 +16,17 @@ import ast
 import contextlib
 import gc
 import io
+import os
 import tokenize
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import libcst as cst
+from pathspec import GitIgnoreSpec
 
 from losslint.analysis import analyse, to_finding
+from losslint.finder import LossTarget
 from losslint.discovery import discover
 from losslint.ftypes import FileError, Finding, Report, Settings, SourceFile
 from losslint.prefilter import may_matter
@@ -35,12 +41,31 @@ class _Unreadable(Exception):
 
 
 def check_paths(paths: Sequence[str], settings: Settings = Settings()) -> Report:
+    return scan_paths(paths, settings).report
+
+
+@dataclass
+class Scan:
+    """A run's report with what the probe needs to go further: the parsed project and, for
+    each reported finding, the loss it belongs to."""
+
+    report: Report
+    project: Project
+    targets: dict[Finding, LossTarget]
+
+
+def scan_paths(paths: Sequence[str], settings: Settings = Settings()) -> Scan:
     with _no_cyclic_gc():
-        return _check_paths(paths, settings)
+        return _scan_paths(paths, settings)
 
 
-def _check_paths(paths: Sequence[str], settings: Settings) -> Report:
-    sources, errors = discover(paths, exclude=settings.exclude, respect_gitignore=settings.respect_gitignore)
+def _scan_paths(paths: Sequence[str], settings: Settings) -> Scan:
+    sources, errors = discover(
+        paths,
+        respect_gitignore=settings.respect_gitignore,
+        exclude_groups=_exclude_groups(settings),
+        force_exclude=settings.force_exclude,
+    )
     report = Report(errors=list(errors))
     project = Project()
     findings: list[Finding] = []
@@ -51,23 +76,26 @@ def _check_paths(paths: Sequence[str], settings: Settings) -> Report:
             report.errors.append(FileError(source.display, exc.strerror or str(exc)))
             continue
         report.files_scanned += 1
+        report.paths_scanned.append(source.display)
         if not may_matter(data, source.path):
             # No TensorFlow/Keras/loss vocabulary: no finding to look for (prefilter.py),
             # but a file that does not decode or parse is still reported.
             findings += _check_skipped(source.path, source.display, data)
             continue
         findings += _load(project, source.path, source.display, data)
-    findings += _analyse(project)
-    report.findings = _finish(findings, project, settings)
-    return report
+    targets: dict[Finding, LossTarget] = {}
+    findings += _analyse(project, targets, settings)
+    on_disk = {source.display: source.path for source in sources}
+    report.findings = _finish(findings, project, settings, on_disk)
+    return Scan(report, project, targets)
 
 
 def check_source(source: str, path: str = "<string>", settings: Settings = Settings()) -> list[Finding]:
     """Analyse one in-memory module (tests, editors). Notebooks: pass their JSON text."""
     project = Project()
     findings = _load(project, Path(path), path, source.encode("utf-8"))
-    findings += _analyse(project)
-    return _finish(findings, project, settings)
+    findings += _analyse(project, None, settings)
+    return _finish(findings, project, settings, {path: Path(path)})
 
 
 @contextlib.contextmanager
@@ -204,16 +232,62 @@ def _file_finding(display: str, code: str, message: str) -> Finding:
     return Finding(display, 1, 1, 1, 1, code, RULES[code].severity, message)
 
 
-def _analyse(project: Project) -> list[Finding]:
-    return [to_finding(*result) for result in analyse(project)]
+def _analyse(project: Project, targets: dict[Finding, LossTarget] | None = None,
+             settings: Settings | None = None) -> list[Finding]:
+    findings = []
+    for result in analyse(project, settings):
+        finding = to_finding(*result)
+        findings.append(finding)
+        if targets is not None:
+            targets.setdefault(finding, result[0])
+    return findings
 
 
-def _finish(findings: list[Finding], project: Project, settings: Settings) -> list[Finding]:
+def _exclude_groups(settings: Settings) -> list[tuple[str, tuple[str, ...]]]:
+    """Exclude patterns with the folder each set is anchored at ("." is the working directory)."""
+    groups = []
+    if settings.exclude:
+        groups.append((settings.exclude_root or ".", settings.exclude))
+    if settings.extend_exclude:
+        groups.append((settings.config_root or ".", settings.extend_exclude))
+    return groups
+
+
+def _per_file_ignores(settings: Settings, path: Path | None) -> tuple[str, ...]:
+    """The codes `per-file-ignores` turns off for the file at `path`."""
+    if not settings.per_file_ignores or path is None:
+        return ()
+    root = os.path.abspath(settings.config_root or ".")
+    absolute = os.path.abspath(path)
+    try:
+        relative = os.path.relpath(absolute, root)
+    except ValueError:  # on another drive (Windows)
+        relative = ".."
+    if relative.startswith(".."):
+        relative = os.path.basename(absolute)  # outside the project: only its name can match
+    relative = relative.replace(os.sep, "/")
+    codes: list[str] = []
+    for pattern, ignored in settings.per_file_ignores:
+        if GitIgnoreSpec.from_lines([pattern]).match_file(relative):
+            codes += ignored
+    return tuple(codes)
+
+
+def _finish(
+    findings: list[Finding], project: Project, settings: Settings, on_disk: dict[str, Path]
+) -> list[Finding]:
     suppressions: dict[str, Suppressions] = {}
     modules: dict[str, ModuleInfo] = {m.display: m for m in project.modules}
+    file_ignores: dict[str, tuple[str, ...]] = {}
     kept = []
     for finding in findings:
+        if finding.path not in file_ignores:
+            file_ignores[finding.path] = _per_file_ignores(settings, on_disk.get(finding.path))
         if not is_selected(finding.code, settings.select, settings.ignore):
+            continue
+        # Unlike `ignore`, a per-file ignore is not outranked by a longer `select` prefix:
+        # it says "never in these files".
+        if any(p == "ALL" or finding.code.startswith(p) for p in file_ignores[finding.path]):
             continue
         module = modules.get(finding.path)
         if module is not None and finding.code not in ("LL901", "LL902"):

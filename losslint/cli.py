@@ -10,8 +10,10 @@ LOSSLINT_DEBUG=1 to let unexpected exceptions through with their traceback.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import tempfile
 from collections.abc import Sequence
 
 import click
@@ -21,6 +23,10 @@ from losslint.discovery import compile_patterns
 from losslint.ftypes import Report, Settings
 from losslint.output import FORMATS, render, render_rule, render_rule_table
 from losslint.rules import RULES, Rule, unknown_codes
+
+# --- configuration files and report destinations (config.py, output.py) --------------------
+from losslint import config as configuration
+from losslint.output import render_statistics
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -61,6 +67,104 @@ def _split_codes(values: tuple[str, ...]) -> list[str]:
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
+# --- configuration files and report destinations: check's options ------------------------
+
+
+def _configuration_options(command):
+    """`check`'s options about configuration files and which files are checked."""
+    options = [
+        click.option(
+            "--config",
+            "config_file",
+            metavar="PATH",
+            type=click.Path(dir_okay=False),
+            help="Read settings from this pyproject.toml or losslint.toml instead of the "
+            "nearest one.",
+        ),
+        click.option("--isolated", is_flag=True, help="Ignore every configuration file."),
+        click.option(
+            "--show-settings",
+            is_flag=True,
+            help="Print the settings in force and where each came from, then exit.",
+        ),
+        click.option(
+            "--force-exclude",
+            is_flag=True,
+            help="Apply exclude and .gitignore rules to files named on the command line too "
+            "(for pre-commit, which names every staged file).",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _report_options(command):
+    """`check`'s options about where the report goes and what it holds."""
+    options = [
+        click.option(
+            "--output-file",
+            "-o",
+            metavar="PATH",
+            type=click.Path(dir_okay=False),
+            help="Write the report to this file (replaced whole, never half-written) "
+            "instead of standard output.",
+        ),
+        click.option(
+            "--statistics",
+            is_flag=True,
+            help="Print how many problems each rule found (count code name) instead of "
+            "the problems.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _probe_options(command):
+    """`check`'s options for the traced shape probe (TensorFlow, in a sandboxed process)."""
+    options = [
+        click.option(
+            "--probe",
+            is_flag=True,
+            help="Run each flagged loss in a sandboxed TensorFlow process to confirm or refute "
+            "the finding (needs `pip install 'losslint[probe]'`). Module top-level code is "
+            "never run.",
+        ),
+        click.option(
+            "--probe-shape",
+            multiple=True,
+            metavar="SHAPE",
+            help="Input shape for the probe, e.g. 'y_pred=(None,64,64,1)' (y_true defaults to "
+            "y_pred's shape; one rank less means integer labels). Default: try (None,4), "
+            "(None,8,8,3), (None,5,4), then sparse labels.",
+        ),
+        click.option(
+            "--drop-refuted",
+            is_flag=True,
+            help="With --probe: leave out findings the probe refuted.",
+        ),
+        click.option(
+            "--legacy-keras",
+            is_flag=True,
+            help="With --probe: run every loss under legacy Keras 2 (tf_keras, "
+            "TF_USE_LEGACY_KERAS=1). Default: only losses whose modules import tf_keras.",
+        ),
+        click.option(
+            "--probe-timeout",
+            type=click.FloatRange(min=0.1),
+            default=20.0,
+            show_default=True,
+            metavar="SECONDS",
+            help="With --probe: time limit per loss; the whole probe run is limited to 30 times this.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @cli.command(context_settings=CONTEXT_SETTINGS, short_help="Check files and notebooks.")
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option(
@@ -83,7 +187,9 @@ def _split_codes(values: tuple[str, ...]) -> list[str]:
     type=click.Choice(FORMATS),
     default="text",
     show_default=True,
-    help="text: one line per problem and a summary; json: an array of objects.",
+    help="text: one line per problem and a summary; json: an array of objects; concise: "
+    "path:line:col: CODE message; github: GitHub Actions annotations; sarif: SARIF 2.1.0 "
+    "(code scanning); junit: JUnit XML, a test case per file.",
 )
 @click.option(
     "--exit-zero",
@@ -104,6 +210,9 @@ def _split_codes(values: tuple[str, ...]) -> list[str]:
     show_default=True,
     help="Skip files ignored by .gitignore and .git/info/exclude inside a git work tree.",
 )
+@_configuration_options
+@_report_options
+@_probe_options
 def check(
     paths: tuple[str, ...],
     select: tuple[str, ...],
@@ -113,6 +222,14 @@ def check(
     quiet: bool,
     exclude: tuple[str, ...],
     respect_gitignore: bool,
+    # configuration files and report destinations
+    config_file: str | None,
+    isolated: bool,
+    show_settings: bool,
+    force_exclude: bool,
+    output_file: str | None,
+    statistics: bool,
+    **probe_options: object,
 ) -> int:
     """Check Python files and notebooks for losses that collapse the batch axis.
 
@@ -129,7 +246,10 @@ def check(
 
     \b
     Exit status: 0 no problems, 1 problems found, 2 error (bad option, unknown rule,
-    missing path, unreadable directory).
+    missing path, unreadable directory, invalid configuration).
+
+    Settings are read from the nearest pyproject.toml ([tool.losslint]) or losslint.toml
+    above the first path; options given here replace the file's values.
     """
     selected = _split_codes(select)
     ignored = _split_codes(ignore)
@@ -143,21 +263,112 @@ def check(
     except ValueError as exc:
         return error(str(exc))
 
-    settings = Settings(
-        select=tuple(code.upper() for code in selected) or None,
-        ignore=tuple(code.upper() for code in ignored),
-        exclude=exclude,
-        respect_gitignore=respect_gitignore,
-    )
-    report = api.check_paths(list(paths) or ["."], settings)
+    # --- configuration files and report destinations -------------------------------------
+    overrides: dict[str, object] = {}
+    if selected:
+        overrides["select"] = tuple(code.upper() for code in selected)
+    if ignored:
+        overrides["ignore"] = tuple(code.upper() for code in ignored)
+    if exclude:
+        overrides["exclude"] = exclude
+    if _given("respect_gitignore"):
+        overrides["respect_gitignore"] = respect_gitignore
+    if force_exclude:
+        overrides["force_exclude"] = True
+    try:
+        resolved = configuration.resolve(
+            list(paths) or ["."], overrides, config=config_file, isolated=isolated
+        )
+    except configuration.ConfigError as exc:
+        return error(str(exc))
+    if show_settings:
+        click.echo(configuration.render_settings(resolved))
+        return EXIT_OK
+    settings: Settings = resolved.settings
+    # --- the traced shape probe (--probe) ------------------------------------------------
+    probe_setup = _probe_setup(probe_options)
+    if isinstance(probe_setup, int):
+        return probe_setup
+    if probe_setup is None:
+        report = api.check_paths(list(paths) or ["."], settings)
+    else:
+        report = _probed_report(list(paths) or ["."], settings, *probe_setup)
 
     for file_error in report.errors:
         error(f"{file_error.path}: {file_error.message}")
-    color = _stdout_is_terminal() and not os.environ.get("NO_COLOR")
-    text = render(report, output_format, quiet=quiet, color=color)
-    if text:
+    color = output_file is None and _stdout_is_terminal() and not os.environ.get("NO_COLOR")
+    if statistics:
+        text = render_statistics(report, "json" if output_format == "json" else "text")
+    else:
+        text = render(report, output_format, quiet=quiet, color=color)
+    if output_file is not None:
+        try:
+            _write_atomically(output_file, text + "\n" if text else "")
+        except OSError as exc:
+            return error(f"{output_file}: cannot write: {exc.strerror or exc}")
+    elif text:
         click.echo(text, color=color)
     return _exit_status(report, exit_zero)
+
+
+# --- configuration files and report destinations: options and helpers ---------------------
+
+
+def _given(parameter: str) -> bool:
+    """Whether the user set `parameter` on the command line (rather than click's default)."""
+    source = click.get_current_context().get_parameter_source(parameter)
+    return source is click.core.ParameterSource.COMMANDLINE
+
+
+def _write_atomically(path: str, text: str) -> None:
+    """Write `text` to `path` through a temporary file in the same folder and a rename, so a
+    reader (a CI upload step) never sees a half-written report."""
+    folder = os.path.dirname(os.path.abspath(path))
+    handle = tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8", dir=folder, prefix=".losslint-", suffix=".tmp", delete=False
+    )
+    try:
+        with handle:
+            handle.write(text)
+        os.replace(handle.name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(handle.name)
+        raise
+
+
+@cli.command(
+    "config", context_settings=CONTEXT_SETTINGS, short_help="Show the settings in force."
+)
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option(
+    "--config",
+    "config_file",
+    metavar="PATH",
+    type=click.Path(dir_okay=False),
+    help="Read this pyproject.toml or losslint.toml instead of the nearest one.",
+)
+@click.option("--isolated", is_flag=True, help="Ignore every configuration file.")
+def config_command(paths: tuple[str, ...], config_file: str | None, isolated: bool) -> int:
+    """Print the settings a check of PATHS would use, and where each came from.
+
+    The configuration file is the nearest pyproject.toml with a [tool.losslint] table, or
+    losslint.toml, from the first path (default: the current directory) upward. Each line
+    is a TOML setting followed by its origin: default, the file, or the command line.
+
+    \b
+    Examples:
+      losslint config
+      losslint config src --config ci/losslint.toml
+    """
+    try:
+        resolved = configuration.resolve(
+            list(paths) or ["."], {}, config=config_file, isolated=isolated
+        )
+    except configuration.ConfigError as exc:
+        return error(str(exc))
+    click.echo(configuration.render_settings(resolved))
+    return EXIT_OK
 
 
 def _stdout_is_terminal() -> bool:
@@ -171,6 +382,96 @@ def _exit_status(report: Report, exit_zero: bool) -> int:
     if report.findings and not exit_zero:
         return EXIT_FINDINGS
     return EXIT_OK
+
+
+# --- the traced shape probe: check's --probe options and the probe command ---------------
+
+
+def _probe_setup(options: dict):
+    """None (no probe), an exit status (bad use, no TensorFlow), or (ProbeOptions, drop_refuted)."""
+    if not options.get("probe"):
+        for name in ("probe_shape", "drop_refuted", "legacy_keras"):
+            if options.get(name):
+                return error(f"--{name.replace('_', '-')} needs --probe")
+        return None
+    return _probe_options_from(options.get("probe_shape") or (), bool(options.get("legacy_keras")),
+                               float(options.get("probe_timeout") or 20.0), bool(options.get("drop_refuted")))
+
+
+def _probe_options_from(shapes, legacy: bool, timeout: float, drop_refuted: bool = False):
+    from losslint import probe
+
+    if not probe.tensorflow_available():
+        return error(f"the probe needs TensorFlow: {probe.INSTALL_HINT}")
+    if legacy and not probe.legacy_keras_available():
+        return error("--legacy-keras needs tf_keras: pip install tf_keras")
+    try:
+        parsed = probe.parse_shapes(shapes)
+    except ValueError as exc:
+        return error(str(exc))
+    options = probe.ProbeOptions(shapes=parsed, legacy_keras=True if legacy else None,
+                                 job_seconds=timeout, run_seconds=30 * timeout)
+    return options, drop_refuted
+
+
+def _probed_report(paths: list[str], settings: Settings, options, drop_refuted: bool) -> Report:
+    from losslint import probe
+
+    return probe.probe_scan(api.scan_paths(paths, settings), options, drop_refuted=drop_refuted)
+
+
+@cli.command("probe", context_settings=CONTEXT_SETTINGS, short_help="Run losses to see what they return.")
+@click.argument("target", metavar="PATH[::NAME]")
+@click.option("--shape", "shapes", multiple=True, metavar="SHAPE",
+              help="Input shape, e.g. 'y_pred=(None,64,64,1)' (see check --probe-shape).")
+@click.option("--legacy-keras", is_flag=True, help="Run under legacy Keras 2 (tf_keras).")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=20.0, show_default=True,
+              metavar="SECONDS", help="Time limit per loss.")
+def probe_command(target: str, shapes: tuple[str, ...], legacy_keras: bool, timeout: float) -> int:
+    """Run losses in a sandboxed TensorFlow process and print what they return.
+
+    PATH is a file or directory; NAME picks one loss by name (`dice_loss`,
+    `focal_loss.<locals>.focal`, `MyLoss` for `MyLoss.call`). Without NAME, every loss
+    found under PATH is probed, flagged or not. Module top-level code is never run: the
+    probe runs a slice of the source with the loss and what it uses.
+
+    \b
+    Examples:
+      losslint probe train.py::dice_loss
+      losslint probe losses.py --shape 'y_pred=(None,64,64,1)'
+
+    \b
+    Exit status: 0 nothing confirmed, 1 a loss loses or mixes the batch, 2 error.
+    """
+    from losslint import probe
+
+    setup = _probe_options_from(shapes, legacy_keras, timeout)
+    if isinstance(setup, int):
+        return setup
+    options, _ = setup
+    path, _, name = target.partition("::")
+    if not os.path.exists(path):
+        return error(f"{path}: no such file or directory")
+    scan = api.scan_paths([path], Settings())
+    for file_error in scan.report.errors:
+        error(f"{file_error.path}: {file_error.message}")
+    targets = probe.losses_named(scan.project, name or None)
+    if not targets:
+        what = f"no function named {name!r}" if name else "no loss"
+        return error(f"{what} in {path}")
+    results = probe.probe_targets(scan.project, targets, options)
+    blocks = []
+    for loss in targets:
+        result = results[loss]
+        lines = [f"{loss.function.module.display}::{loss.function.qualname}"]
+        if result.input_shapes:
+            lines.append("  traced with " + ", ".join(f"{k} {v}" for k, v in result.input_shapes))
+        lines.append(f"  {result.verdict}: {result.evidence}")
+        if result.harm:
+            lines.append(f"  {result.harm}")
+        blocks.append("\n".join(lines))
+    click.echo("\n\n".join(blocks))
+    return EXIT_FINDINGS if any(results[t].verdict == "confirmed" for t in targets) else EXIT_OK
 
 
 @cli.command(context_settings=CONTEXT_SETTINGS, short_help="Explain a rule, or list them all.")

@@ -1,6 +1,7 @@
 """Which files a run looks at: turn the command line's paths into `SourceFile`s.
 
-    discover(paths, exclude=(), respect_gitignore=True, cwd=None) -> (files, errors)
+    discover(paths, exclude=(), respect_gitignore=True, cwd=None,
+             exclude_groups=(), force_exclude=False) -> (files, errors)
 
 The rules, in the order they are applied to everything found *inside* a directory argument:
 
@@ -13,7 +14,9 @@ The rules, in the order they are applied to everything found *inside* a director
    not by names like `env` or `venv`, because a package called `env` is common and a marker
    is certain. An old-style environment without a marker still has its third-party code under
    `site-packages`, which is skipped by name.
-3. `--exclude` patterns (gitignore syntax, anchored at the working directory).
+3. `--exclude` patterns (gitignore syntax, anchored at the working directory), and the
+   configuration's `exclude`/`extend-exclude` (`exclude_groups`: anchored at the folder of
+   the configuration file).
 4. `.gitignore` files, nested ones included, and `.git/info/exclude`, but only inside a git
    work tree, as git itself does. A user-wide `core.excludesFile` is not read: what a run
    checks should not depend on who runs it.
@@ -22,6 +25,11 @@ The rules, in the order they are applied to everything found *inside* a director
 Paths named on the command line are taken as given: a named file is scanned even when a rule
 above would skip it (if it ends in `.py`, `.pyi` or `.ipynb`; other files are passed over
 silently), and a named directory is walked even if it is ignored or is an environment.
+
+`force_exclude=True` (`--force-exclude`, for pre-commit, which names every staged file) makes
+rules 2 to 4 apply to named files as well: a file is skipped when it, or a folder between the
+working directory and it, would have been skipped by a walk. Named directories are still
+walked.
 """
 
 from __future__ import annotations
@@ -88,15 +96,23 @@ def discover(
     exclude: Sequence[str] = (),
     respect_gitignore: bool = True,
     cwd: Path | None = None,
+    exclude_groups: Sequence[tuple[str, Sequence[str]]] = (),
+    force_exclude: bool = False,
 ) -> tuple[list[SourceFile], list[FileError]]:
     """Find the files to analyse under `paths`, sorted by display path, each once.
 
     Relative paths are taken relative to `cwd` (default: the process's working directory).
+    `exclude` patterns are anchored at `cwd`; each `(folder, patterns)` of `exclude_groups`
+    at its folder (relative folders are taken relative to `cwd`).
     Raises ValueError for an invalid `exclude` pattern; every problem with the file system
     is returned as a `FileError` instead, and the scan goes on.
     """
     base = os.path.abspath(cwd if cwd is not None else os.getcwd())
-    exclude_spec = compile_patterns(exclude) if exclude else None
+    exclude_specs = [
+        (compile_patterns(patterns), os.path.normpath(os.path.join(base, folder)))
+        for folder, patterns in ((base, exclude), *exclude_groups)
+        if patterns
+    ]
     found: dict[str, SourceFile] = {}
     errors: list[FileError] = []
 
@@ -106,14 +122,16 @@ def discover(
             walker = _Walker(
                 root=target,
                 display_root=arg,
-                base=base,
-                exclude_spec=exclude_spec,
+                exclude_specs=exclude_specs,
                 respect_gitignore=respect_gitignore,
             )
             for source in walker.walk(errors):
                 _add(found, source)
         elif os.path.exists(target):
-            if target.endswith(EXPLICIT_SUFFIXES):
+            if target.endswith(EXPLICIT_SUFFIXES) and not (
+                force_exclude
+                and _named_file_is_excluded(target, base, exclude_specs, respect_gitignore)
+            ):
                 _add(found, SourceFile(path=Path(target), display=arg))
         else:
             # Also a dangling symlink: there is nothing to read either way.
@@ -274,23 +292,18 @@ class _Walker:
         *,
         root: str,
         display_root: str,
-        base: str,
-        exclude_spec: GitIgnoreSpec | None,
+        exclude_specs: Sequence[tuple[GitIgnoreSpec, str]],
         respect_gitignore: bool,
     ) -> None:
         self.root = root
         self.display_root = display_root
         self.respect_gitignore = respect_gitignore
 
-        # Exclude patterns are anchored at the working directory; for a directory outside
-        # it there is no such anchor, and they are matched relative to the directory itself.
-        self.exclude: _Level | None = None
-        if exclude_spec is not None:
-            try:
-                inside = Path(os.path.relpath(root, base)).parts
-            except ValueError:  # on another drive (Windows)
-                inside = ("..",)
-            self.exclude = _Level(exclude_spec, () if ".." in inside[:1] else inside)
+        # Exclude patterns are anchored at their folder (the working directory for
+        # `--exclude`); for a directory outside it there is no such anchor, and they are
+        # matched relative to the directory itself. Each set of patterns has its say: a path
+        # is skipped if any of them excludes it.
+        self.excludes = [_Level(spec, _inside(root, folder)) for spec, folder in exclude_specs]
 
         self.levels: list[_Level] = []
         self.in_repository = False
@@ -299,8 +312,7 @@ class _Walker:
 
         # The user named this directory, so whatever would ignore it does not apply inside
         # it: `losslint check build/gen` scans build/gen even though `build/` is ignored.
-        if self.exclude is not None and self.exclude.verdict((), is_dir=True):
-            self.exclude = None
+        self.excludes = [level for level in self.excludes if not level.verdict((), is_dir=True)]
         if self._ignored_by(self.levels, (), is_dir=True):
             self.levels = []
 
@@ -317,7 +329,7 @@ class _Walker:
         return False
 
     def _skipped(self, parts: tuple[str, ...], is_dir: bool, levels: list[_Level]) -> bool:
-        if self.exclude is not None and self.exclude.verdict(parts, is_dir):
+        if any(level.verdict(parts, is_dir) for level in self.excludes):
             return True
         return self._ignored_by(levels, parts, is_dir)
 
@@ -377,3 +389,60 @@ class _Walker:
             if spec is not None:
                 return [_Level(spec, (), len(parts)), *levels], True
         return levels, in_repository
+
+
+def _inside(path: str, folder: str) -> tuple[str, ...]:
+    """`path` relative to `folder` as parts; () when it is not below `folder`."""
+    try:
+        inside = Path(os.path.relpath(path, folder)).parts
+    except ValueError:  # on another drive (Windows)
+        return ()
+    return () if ".." in inside[:1] else inside
+
+
+# --- named files under --force-exclude -----------------------------------------------------
+
+
+def _named_file_is_excluded(
+    target: str,
+    base: str,
+    exclude_specs: Sequence[tuple[GitIgnoreSpec, str]],
+    respect_gitignore: bool,
+) -> bool:
+    """Would a walk from the working directory (or from the patterns' folder) skip `target`?
+
+    Each folder on the way is judged as the walk would judge it, then the file itself: a file
+    inside an excluded or ignored folder is skipped even when no pattern names the file.
+    """
+    below_base = _inside(target, base)
+    folder = base
+    for name in below_base[:-1]:
+        folder = os.path.join(folder, name)
+        if _is_skipped_directory(name, folder):
+            return True
+    for spec, spec_folder in exclude_specs:
+        parts = _inside(target, spec_folder) or (os.path.basename(target),)
+        level = _Level(spec)
+        if any(level.verdict(parts[:depth], is_dir=True) for depth in range(1, len(parts))):
+            return True
+        if level.verdict(parts, is_dir=False):
+            return True
+    return respect_gitignore and _ignored_by_git(target)
+
+
+def _ignored_by_git(target: str) -> bool:
+    """Whether git ignores `target` or one of its folders below the work tree's top."""
+    real = Path(os.path.realpath(target))
+    chain = [real]
+    for folder in real.parents:
+        if os.path.exists(folder / ".git"):
+            break
+        chain.append(folder)
+    else:
+        return False  # not in a git work tree: no ignore file applies
+    # From the top down: a folder's verdict comes from the ignore files around its parent.
+    for path in reversed(chain):
+        levels, _ = _ancestor_levels(str(path.parent))
+        if _Walker._ignored_by(levels, (path.name,), is_dir=path is not real):
+            return True
+    return False

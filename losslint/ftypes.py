@@ -51,9 +51,33 @@ class Finding:
     # How the loss was found: "compile", "loss-subclass", "custom-objects", "wrapper",
     # "signature" (inferred from a `(y_true, y_pred)` signature with no compile call in sight).
     loss_source: str | None = None
+    # What the traced shape probe (`--probe`) saw when it ran this loss; None when not probed.
+    probe: "ProbeResult | None" = None
 
     def sort_key(self) -> tuple:
         return (self.path, self.cell or 0, self.line, self.column, self.code, self.function or "")
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """The probe's verdict on one loss (losslint/probe): `confirmed` (the traced loss loses
+    the batch axis or mixes samples), `refuted` (it returns independent per-sample values) or
+    `inconclusive` (it could not be run; `evidence` says why). `input_shapes` are the traced
+    shapes (`(("y_true", "(None, 4)"), ("y_pred", "(None, 4)"))`, a tuple so that findings stay
+    hashable), `harm` what a confirmed finding does to a weighted batch."""
+
+    verdict: str
+    evidence: str
+    input_shapes: tuple[tuple[str, str], ...] | None = None
+    harm: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "verdict": self.verdict,
+            "evidence": self.evidence,
+            "input_shapes": dict(self.input_shapes) if self.input_shapes is not None else None,
+            "harm": self.harm,
+        }
 
 
 @dataclass(frozen=True)
@@ -88,6 +112,8 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
     errors: list[FileError] = field(default_factory=list)
     files_scanned: int = 0
+    # The display paths of the files scanned, sorted (JUnit reports a passing test per file).
+    paths_scanned: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -100,6 +126,22 @@ class Settings:
     # Extra gitignore-style patterns to skip during discovery.
     exclude: tuple[str, ...] = ()
     respect_gitignore: bool = True
+
+    # --- from configuration (losslint/config.py); the defaults change nothing -------------
+    # Where `exclude` patterns are anchored: the configuration file's folder when they came
+    # from one, None for the working directory (`--exclude`).
+    exclude_root: str | None = None
+    # More patterns to skip, on top of `exclude` (a command-line `--exclude` replaces the
+    # configured `exclude` but keeps these).
+    extend_exclude: tuple[str, ...] = ()
+    # (gitignore-style file pattern, codes or prefixes not reported in matching files).
+    per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Where `extend_exclude` and `per_file_ignores` patterns are anchored: the folder of the
+    # configuration file; None for the working directory.
+    config_root: str | None = None
+    # Apply exclude and gitignore rules to files named on the command line too (pre-commit
+    # passes every staged file by name).
+    force_exclude: bool = False
     # Escape hatches for false positives, applied by the engine (finder.py, evaluate.py):
     # functions known to keep the batch axis, by qualified (`mypkg.ops.safe_mean`) or simple
     # name (`safe_mean`): a call to one is element-wise.

@@ -1,6 +1,8 @@
-"""Rendering a `Report` for people (`text`) and for programs (`json`).
+"""Rendering a `Report` for people (`text`, `concise`) and for programs (`json`, `github`,
+`sarif`, `junit`).
 
     render(report, fmt, quiet=False, color=False) -> str
+    render_statistics(report, fmt) -> str    `--statistics`
     render_rule(rule) -> str           `losslint rule CODE`
     render_rule_table(rules) -> str    `losslint rule --all`
 
@@ -13,15 +15,21 @@ stdout stays parseable whatever happens.
 from __future__ import annotations
 
 import json
+import os
 import textwrap
+import xml.etree.ElementTree as ET
+from collections import Counter
 from collections.abc import Callable, Iterable
+from pathlib import Path
+from urllib.parse import quote
 
 import click
 
-from losslint.ftypes import Finding, Report, Severity
+from losslint import __version__
+from losslint.ftypes import Finding, ProbeResult, Report, Severity
 from losslint.rules import RULES, Rule
 
-FORMATS = ("text", "json")
+FORMATS = ("text", "json", "concise", "github", "sarif", "junit")
 
 # The JSON keys, in the order they are written: position first, then what and why.
 JSON_KEYS = (
@@ -58,6 +66,8 @@ def render(report: Report, fmt: str, *, quiet: bool = False, color: bool = False
                 lines.append("")
             lines.append(summary(report))
         return "\n".join(lines)
+    if fmt in _RENDERERS:
+        return _RENDERERS[fmt](report, findings)
     raise ValueError(f"unknown output format {fmt!r}; expected one of {', '.join(FORMATS)}")
 
 
@@ -77,7 +87,10 @@ def _as_json(finding: Finding) -> dict[str, object]:
         "cell": finding.cell,
         "loss_source": finding.loss_source,
     }
-    return {key: values[key] for key in JSON_KEYS}
+    result = {key: values[key] for key in JSON_KEYS}
+    if finding.probe is not None:  # only when probing (`--probe`): the keys above stay as they are
+        result["probe"] = finding.probe.to_json()
+    return result
 
 
 def _as_text(finding: Finding, color: bool) -> str:
@@ -87,7 +100,15 @@ def _as_text(finding: Finding, color: bool) -> str:
     text = f"{style(where, bold=True)}:{finding.line}:{finding.column}: {code} {finding.message}"
     if finding.function is not None:
         text += f" (in loss {finding.function})"
+    if finding.probe is not None:
+        text += f" {probe_text(finding.probe)}"
     return text
+
+
+def probe_text(probe: ProbeResult) -> str:
+    """`[probe: confirmed: returns shape () ...; with sample_weight ...]`"""
+    detail = probe.evidence if probe.harm is None else f"{probe.evidence}; {probe.harm}"
+    return f"[probe: {probe.verdict}: {detail}]"
 
 
 def _plain(text: str, **_styles: object) -> str:
@@ -121,6 +142,187 @@ def summary(report: Report) -> str:
 
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+# --- concise, github, sarif, junit ---------------------------------------------------------
+# Each renderer gets the report and its findings sorted; none has a summary line.
+
+
+def _where(finding: Finding) -> str:
+    return finding.path if finding.cell is None else f"{finding.path}:cell {finding.cell}"
+
+
+def _message(finding: Finding) -> str:
+    """The message with the loss it belongs to, as the text format words it."""
+    if finding.function is None:
+        return finding.message
+    return f"{finding.message} (in loss {finding.function})"
+
+
+def _render_concise(_report: Report, findings: list[Finding]) -> str:
+    return "\n".join(
+        f"{_where(f)}:{f.line}:{f.column}: {f.code} {f.message}" for f in findings
+    )
+
+
+def _github_escape(text: str, *, property_value: bool = False) -> str:
+    """GitHub workflow-command escaping: `%`, CR and LF always; `:` and `,` in properties."""
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if property_value:
+        text = text.replace(":", "%3A").replace(",", "%2C")
+    return text
+
+
+def _render_github(_report: Report, findings: list[Finding]) -> str:
+    """GitHub Actions annotations: `::error file=...,line=...::message`, one per finding.
+
+    A notebook's lines count from its cell, not from the top of the JSON file GitHub shows,
+    so notebook findings are annotations on the file with the cell and line in the message.
+    """
+    lines = []
+    for f in findings:
+        rule = RULES.get(f.code)
+        title = f"{f.code} ({rule.name})" if rule is not None else f.code
+        properties = [("file", f.path)]
+        message = _message(f)
+        if f.cell is None:
+            properties += [("line", f.line), ("col", f.column), ("endLine", f.end_line),
+                           ("endColumn", f.end_column)]
+        else:
+            message = f"cell {f.cell}, line {f.line}, column {f.column}: {message}"
+        properties.append(("title", title))
+        fields = ",".join(
+            f"{name}={_github_escape(str(value), property_value=True)}" for name, value in properties
+        )
+        level = "error" if f.severity is Severity.ERROR else "warning"
+        lines.append(f"::{level} {fields}::{_github_escape(message)}")
+    return "\n".join(lines)
+
+
+SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+INFORMATION_URI = "https://github.com/losslint/losslint"
+
+
+def _sarif_uri(path: str) -> str:
+    """A finding's path as a SARIF artifact URI: relative with forward slashes when it can be
+    (GitHub code scanning resolves those against the repository), else a file: URI."""
+    if os.path.isabs(path):
+        try:
+            relative = os.path.relpath(path)
+        except ValueError:  # on another drive (Windows)
+            relative = ".."
+        if relative.startswith(".."):
+            return Path(path).as_uri()
+        path = relative
+    return quote(path.replace(os.sep, "/"))
+
+
+def _sarif_rule(rule: Rule) -> dict[str, object]:
+    return {
+        "id": rule.code,
+        "name": rule.name,
+        "shortDescription": {"text": rule.summary},
+        "fullDescription": {"text": rule.what},
+        "help": {"text": f"{rule.summary} See {rule.help_uri}", "markdown": render_rule(rule)},
+        "helpUri": rule.help_uri,
+        "defaultConfiguration": {"level": rule.severity.value},
+        "properties": {"tags": [rule.severity.value]},
+    }
+
+
+def _sarif_result(finding: Finding, rule_index: dict[str, int]) -> dict[str, object]:
+    location: dict[str, object] = {"artifactLocation": {"uri": _sarif_uri(finding.path)}}
+    message = _message(finding)
+    if finding.cell is None:
+        location["region"] = {
+            "startLine": finding.line,
+            "startColumn": finding.column,
+            "endLine": finding.end_line,
+            "endColumn": finding.end_column,
+        }
+    else:  # cell-relative lines do not point into the notebook's JSON
+        message = f"cell {finding.cell}, line {finding.line}, column {finding.column}: {message}"
+    result: dict[str, object] = {
+        "ruleId": finding.code,
+        "level": finding.severity.value,
+        "message": {"text": message},
+        "locations": [{"physicalLocation": location}],
+    }
+    if finding.code in rule_index:
+        result["ruleIndex"] = rule_index[finding.code]
+    properties = {
+        key: value
+        for key, value in (("function", finding.function), ("cell", finding.cell),
+                           ("lossSource", finding.loss_source))
+        if value is not None
+    }
+    if properties:
+        result["properties"] = properties
+    return result
+
+
+def _render_sarif(_report: Report, findings: list[Finding]) -> str:
+    codes = sorted(RULES)
+    rule_index = {code: index for index, code in enumerate(codes)}
+    log = {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "losslint",
+                        "version": __version__,
+                        "semanticVersion": __version__,
+                        "informationUri": INFORMATION_URI,
+                        "rules": [_sarif_rule(RULES[code]) for code in codes],
+                    }
+                },
+                "columnKind": "unicodeCodePoints",
+                "results": [_sarif_result(f, rule_index) for f in findings],
+            }
+        ],
+    }
+    return json.dumps(log, indent=2)
+
+
+def _render_junit(report: Report, findings: list[Finding]) -> str:
+    """JUnit XML: one test case per file scanned, one failure per finding in it."""
+    by_path: dict[str, list[Finding]] = {path: [] for path in report.paths_scanned}
+    for f in findings:
+        by_path.setdefault(f.path, []).append(f)
+    suites = ET.Element("testsuites", name="losslint", tests=str(len(by_path)),
+                        failures=str(len(findings)), errors="0")
+    suite = ET.SubElement(suites, "testsuite", name="losslint", tests=str(len(by_path)),
+                          failures=str(len(findings)), errors="0", skipped="0")
+    for path in sorted(by_path):
+        case = ET.SubElement(suite, "testcase", classname="losslint", name=path, file=path)
+        for f in by_path[path]:
+            failure = ET.SubElement(case, "failure", type=f.code, message=f"{f.code} {f.message}")
+            failure.text = f"{_where(f)}:{f.line}:{f.column}: {f.code} {_message(f)}"
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode")
+
+
+_RENDERERS: dict[str, Callable[[Report, list[Finding]], str]] = {
+    "concise": _render_concise,
+    "github": _render_github,
+    "sarif": _render_sarif,
+    "junit": _render_junit,
+}
+
+
+def render_statistics(report: Report, fmt: str = "text") -> str:
+    """Counts per code, most frequent first: `count code name` lines, or a JSON array."""
+    counts = Counter(f.code for f in report.findings)
+    rows = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    names = {code: RULES[code].name if code in RULES else "" for code in counts}
+    if fmt == "json":
+        return json.dumps(
+            [{"count": n, "code": code, "name": names[code]} for code, n in rows], indent=2
+        )
+    width = max((len(str(n)) for _, n in rows), default=1)
+    return "\n".join(f"{n:>{width}} {code} {names[code]}" for code, n in rows)
 
 
 # --- rule documentation (`losslint rule`) ---------------------------------------------------

@@ -41,6 +41,13 @@ class Rule:
     use_instead: str
     references: tuple[str, ...] = ()
 
+    @property
+    def help_uri(self) -> str:
+        """The rule's section of the README (`### LL101`), linked from SARIF and the docs."""
+        return f"{DOCS_URL}#{self.code.lower()}"
+
+
+DOCS_URL = "https://github.com/losslint/losslint/blob/main/README.md"
 
 RULES: dict[str, Rule] = {}
 

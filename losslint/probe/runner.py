@@ -1,0 +1,396 @@
+"""The probe's worker: `python -m losslint.probe.runner MEMORY_BYTES ROOT...`.
+
+Started by losslint/probe/pool.py in a fresh temporary folder. It limits its own address
+space, takes out of `sys.path` every folder that holds scanned code (so a user module can only
+come from the slices it is sent), imports TensorFlow once, says `{"ready": ...}`, then reads
+one job per line on stdin and writes one result per line on its own copy of stdout. User code
+printing to stdout goes to stderr instead and cannot corrupt the protocol.
+
+For each job it installs the source slices as modules, takes `__losslint_loss__`, and:
+
+1. traces it with `tf.function` and an input signature whose batch dimension is None, trying
+   vector, image, sequence and sparse-label shapes in that order (or the user's shapes); the
+   first that traces wins. A result of rank 0, or with a static first dimension, has lost the
+   batch axis: `confirmed`.
+2. otherwise runs it on batches of 4 and 6 random samples, and on the batch of 6 with the last
+   sample changed: if the values of the other samples move, the samples are coupled
+   (`confirmed`), else the loss returns independent per-sample values (`refuted`).
+3. for a confirmed loss, shows the harm: Keras's own reduction with `sample_weight
+   [1, 0, 0, 0]` applied to the loss's value on the batch, against the same reduction applied
+   to the loss's value on each sample alone.
+
+This module imports nothing from losslint at run time and nothing outside the standard
+library until a job arrives.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+import traceback
+
+DEFAULT_SHAPES = [
+    [("float32", (None, 4)), ("float32", (None, 4))],
+    [("float32", (None, 8, 8, 3)), ("float32", (None, 8, 8, 3))],
+    [("float32", (None, 5, 4)), ("float32", (None, 5, 4))],
+    [("int32", (None,)), ("float32", (None, 4))],
+]
+LOSS_NAME = "__losslint_loss__"
+
+
+def _isolate(roots: list[str]) -> None:
+    """Drop '' and every sys.path entry that contains scanned code."""
+    cwd = os.getcwd()
+    kept = []
+    for entry in sys.path:
+        path = os.path.abspath(entry or cwd)
+        if entry in ("", ".") or path == cwd:
+            continue
+        if any(root == path or root.startswith(path.rstrip(os.sep) + os.sep) for root in roots):
+            continue
+        kept.append(entry)
+    sys.path[:] = kept
+
+
+def _shape_text(shape) -> str:
+    dims = ["None" if d is None else str(d) for d in shape]
+    return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
+
+
+class Worker:
+    def __init__(self) -> None:
+        import numpy as np
+        import tensorflow as tf
+
+        self.np = np
+        self.tf = tf
+        self.legacy = os.environ.get("TF_USE_LEGACY_KERAS") == "1"
+        if self.legacy:
+            import tf_keras as keras
+        else:
+            import keras
+        self.keras = keras
+
+    # -- installing slices -------------------------------------------------------------
+    def install(self, modules: list[dict]):
+        import types
+
+        installed = []
+        main = None
+        for spec in modules:
+            name = spec["name"]
+            parts = name.split(".")
+            for cut in range(1, len(parts)):
+                parent = ".".join(parts[:cut])
+                if parent not in sys.modules:
+                    package = types.ModuleType(parent)
+                    package.__path__ = []
+                    package.__package__ = parent
+                    sys.modules[parent] = package
+                    installed.append(parent)
+            module = types.ModuleType(name)
+            module.__package__ = spec["package"]
+            module.__file__ = f"<losslint slice of {spec['display']}>"
+            if spec["is_package"]:
+                module.__path__ = []
+            sys.modules[name] = module
+            installed.append(name)
+            if len(parts) > 1:
+                setattr(sys.modules[".".join(parts[:-1])], parts[-1], module)
+            code = compile(spec["source"], module.__file__, "exec")
+            exec(code, module.__dict__)
+            main = module
+        return main, installed
+
+    # -- one job -----------------------------------------------------------------------
+    def run(self, job: dict) -> dict:
+        installed: list[str] = []
+        try:
+            try:
+                main, installed = self.install(job["modules"])
+            except NameError as exc:
+                return self._inconclusive_name(exc, job, "while defining the loss")
+            except Exception as exc:
+                return {"verdict": "inconclusive",
+                        "evidence": f"defining the loss failed: {_describe(exc)}"}
+            loss = getattr(main, LOSS_NAME, None)
+            problem = self._check_identity(loss, job["qualname"])
+            if problem:
+                return {"verdict": "inconclusive", "evidence": problem}
+            shapes = job.get("shapes") or DEFAULT_SHAPES
+            shapes = [[(d, tuple(s)) for d, s in pair] for pair in shapes]
+            try:
+                return self.probe(loss, shapes)
+            except NameError as exc:
+                return self._inconclusive_name(exc, job, "while running the loss")
+        finally:
+            for name in installed:
+                sys.modules.pop(name, None)
+
+    def _inconclusive_name(self, exc: NameError, job: dict, when: str) -> dict:
+        name = getattr(exc, "name", None)
+        if not name:  # autograph re-raises NameErrors without the attribute
+            match = re.search(r"name '(\w+)' is not defined", str(exc))
+            name = match.group(1) if match else None
+        why = job.get("skipped", {}).get(name) if name else None
+        if why:
+            text = f"the loss needs `{name}`, which losslint does not define: {why}"
+        else:
+            text = f"{when}: {_describe(exc)}"
+        return {"verdict": "inconclusive", "evidence": text}
+
+    def _check_identity(self, loss, qualname: str) -> str | None:
+        if loss is None or not callable(loss):
+            return f"building the loss gave {type(loss).__name__}, not a function"
+        func = loss
+        while True:
+            inner = getattr(func, "func", None) or getattr(func, "__func__", None)
+            if inner is None or inner is func:
+                break
+            func = inner
+        name = getattr(func, "__qualname__", None)
+        if name is not None and name != qualname and qualname != "<lambda>":
+            return f"building the loss gave `{name}`, not `{qualname}`"
+        return None
+
+    # -- the probe ---------------------------------------------------------------------
+    def probe(self, loss, candidates) -> dict:
+        tf = self.tf
+        errors = []
+        for pair in candidates:
+            (true_dtype, true_shape), (pred_dtype, pred_shape) = pair
+            signature = [tf.TensorSpec(true_shape, true_dtype), tf.TensorSpec(pred_shape, pred_dtype)]
+            shapes = {"y_true": _shape_text(true_shape), "y_pred": _shape_text(pred_shape)}
+            try:
+                traced = tf.function(lambda y_true, y_pred: loss(y_true, y_pred),
+                                     input_signature=signature, autograph=True)
+                concrete = traced.get_concrete_function()
+            except NameError:
+                raise
+            except Exception as exc:
+                errors.append((shapes["y_pred"], _describe(exc)))
+                continue
+            result = self.judge(loss, concrete, pair, shapes)
+            result["input_shapes"] = shapes
+            return result
+        # No trace with an open batch dimension (`y_true.shape[0]` used as a number, say): run
+        # the loss eagerly on concrete batches, which still shows lost or coupled samples.
+        for pair in candidates:
+            (true_dtype, true_shape), (pred_dtype, pred_shape) = pair
+            shapes = {"y_true": _shape_text(true_shape), "y_pred": _shape_text(pred_shape)}
+            eager = lambda a, b: loss(tf.constant(a), tf.constant(b))  # noqa: E731
+            try:
+                eager(*self.batch(pair, 6, seed=0))
+            except NameError:
+                raise
+            except Exception:
+                continue
+            result = self.judge(loss, eager, pair, shapes, symbolic=False)
+            result["evidence"] += " (run eagerly: it does not trace with a None batch dimension)"
+            result["input_shapes"] = shapes
+            return result
+        if len(set(message for _, message in errors)) == 1:
+            detail = errors[0][1]
+        else:
+            detail = "; ".join(f"{shape}: {message}" for shape, message in errors)
+        return {"verdict": "inconclusive",
+                "evidence": f"the loss does not trace with any input shape tried ({detail}); give one "
+                            "with --probe-shape"}
+
+    def judge(self, loss, concrete, pair, shapes, symbolic: bool = True) -> dict:
+        tf, np = self.tf, self.np
+        shape_text = "(None, ...)"
+        if symbolic:
+            output = concrete.structured_outputs
+            if not isinstance(output, tf.Tensor):
+                return {"verdict": "inconclusive",
+                        "evidence": f"the loss returns {type(output).__name__}, not one tensor"}
+            shape = output.shape
+            if shape.rank is not None and (shape.rank == 0 or shape[0] is not None):
+                evidence = (f"returns shape {_shape_text(shape.as_list())} for y_pred of shape "
+                            f"{shapes['y_pred']}: the batch axis is gone")
+                return self._confirmed(concrete, pair, evidence)
+            if shape.rank is not None:
+                shape_text = _shape_text(shape.as_list())
+        # The batch axis is still there symbolically: look at the numbers.
+        data6 = self.batch(pair, 6, seed=0)
+        try:
+            out6 = np.asarray(concrete(*data6))
+            out4 = np.asarray(concrete(data6[0][:4], data6[1][:4]))
+            changed = [np.asarray(concrete(*self.batch(pair, 6, seed=0, change_last=mode)))
+                       for mode in ("flip", "scale")]
+        except Exception as exc:
+            return {"verdict": "inconclusive", "evidence": f"running the loss failed: {_describe(exc)}"}
+        if out6.ndim == 0 or out6.shape[0] != 6:
+            count = f"{out6.shape[0]} values" if out6.ndim else "one number"
+            evidence = (f"returns {count} for a batch of 6 (shape {_shape_text(out6.shape)}): "
+                        "the batch axis was merged or reduced")
+            return self._confirmed(concrete, pair, evidence)
+        if not (np.all(np.isfinite(out6)) and np.all(np.isfinite(out4))):
+            return {"verdict": "inconclusive",
+                    "evidence": "the loss returns NaN or infinity on the probe's random inputs"}
+        if not np.allclose(out6[:4], out4, rtol=1e-4, atol=1e-6):
+            evidence = (f"keeps the batch axis (shape {shape_text}) but sample 0's value is "
+                        f"{_num(_first(out6))} in a batch of 6 and {_num(_first(out4))} in a batch of 4: "
+                        "each value depends on the batch")
+            return self._confirmed(concrete, pair, evidence)
+        for out6b in changed:
+            # NaN in the changed sample itself is fine; anywhere else it is coupling.
+            if out6b.shape != out6.shape or not np.allclose(out6[:5], out6b[:5], rtol=1e-4, atol=1e-6):
+                evidence = (f"keeps the batch axis (shape {shape_text}) but changing the last sample "
+                            f"moves sample 0's value from {_num(_first(out6))} to {_num(_first(out6b))}: "
+                            "the samples are coupled")
+                return self._confirmed(concrete, pair, evidence)
+        return {"verdict": "refuted",
+                "evidence": (f"returns shape {shape_text} for y_pred of shape "
+                             f"{shapes['y_pred']}, and each sample's value depends on that sample only "
+                             "(checked with batches of 4 and 6 and by changing one sample)")}
+
+    def batch(self, pair, n: int, seed: int, change_last: str | None = None):
+        np = self.np
+        rng = np.random.default_rng(seed)
+        (true_dtype, true_shape), (pred_dtype, pred_shape) = pair
+        pred_dims = (n,) + tuple(d if d is not None else 3 for d in pred_shape[1:])
+        true_dims = (n,) + tuple(d if d is not None else 3 for d in true_shape[1:])
+        y_pred = rng.uniform(0.05, 0.95, size=pred_dims).astype(pred_dtype)
+        if true_dtype.startswith("int"):
+            classes = pred_dims[-1] if len(pred_dims) > 1 else 2
+            y_true = rng.integers(0, classes, size=true_dims).astype(true_dtype)
+        else:
+            y_true = (rng.uniform(size=true_dims) > 0.5).astype(true_dtype)
+        if change_last == "flip":  # another plausible sample
+            other = np.random.default_rng(seed + 1)
+            y_pred[-1] = other.uniform(0.05, 0.95, size=pred_dims[1:]).astype(pred_dtype)
+            if not true_dtype.startswith("int"):
+                y_true[-1] = 1.0 - y_true[-1]
+        elif change_last == "scale":  # an outlier: moves batch maxima, sums and norms
+            y_pred[-1] = y_pred[-1] * 0.5 + 3.0
+            if not true_dtype.startswith("int"):
+                y_true[-1] = y_true[-1] * 4.0 + 2.0
+        return y_true, y_pred
+
+    def harm_batch(self, pair):
+        """Four samples: sample 0 predicted well, the other three badly, so that a loss that
+        ignores the weights [1, 0, 0, 0] shows it."""
+        np = self.np
+        y_true, y_pred = self.batch(pair, 4, seed=2)
+        (true_dtype, _), _ = pair
+        if true_dtype.startswith("int"):
+            classes = y_pred.shape[-1]
+            y_true = (np.arange(4 * int(np.prod(y_true.shape[1:], dtype=int))) % classes).reshape(
+                y_true.shape).astype(true_dtype)
+            one_hot = np.eye(classes, dtype=y_pred.dtype)[y_true]
+            y_pred[0] = 0.1 + 0.6 * one_hot[0]
+            y_pred[1:] = 0.1 + 0.6 * np.roll(one_hot[1:], 1, axis=-1)
+        else:
+            y_pred[0] = 0.1 + 0.8 * y_true[0]
+            y_pred[1:] = 0.9 - 0.8 * y_true[1:]
+        return y_true, y_pred
+
+    # -- the harm of a confirmed finding -------------------------------------------------
+    def _confirmed(self, concrete, pair, evidence: str) -> dict:
+        result = {"verdict": "confirmed", "evidence": evidence}
+        try:
+            harm = self.harm(concrete, pair)
+        except Exception as exc:  # the verdict stands; only the illustration failed
+            harm = None
+            result["harm_error"] = _describe(exc)
+        if harm:
+            result["harm"] = harm
+        return result
+
+    def harm(self, concrete, pair) -> str | None:
+        tf, np, keras = self.tf, self.np, self.keras
+        y_true, y_pred = self.harm_batch(pair)
+        per_sample = []
+        for i in range(4):
+            value = np.asarray(concrete(y_true[i:i + 1], y_pred[i:i + 1]), dtype="float64")
+            per_sample.append(float(value.mean()))
+        weights = np.array([1.0, 0.0, 0.0, 0.0], dtype="float32")
+        if self.legacy and len(pair[1][1]) >= 2:
+            weights = weights.reshape(4, 1)  # what tf_keras's compile does for a rank-2 y_pred
+
+        class Wrapped(keras.losses.Loss):
+            def __init__(self, fn):
+                super().__init__(name="probe")
+                self.fn = fn
+
+            def call(self, a, b):
+                return self.fn(a, b)
+
+        per_sample_values = tf.constant(per_sample, dtype="float32")
+        reported = float(Wrapped(lambda a, b: concrete(a, b))(y_true, y_pred, sample_weight=weights))
+        expected = float(Wrapped(lambda a, b: per_sample_values)(y_true, y_pred, sample_weight=weights))
+        if not (np.isfinite(reported) and np.isfinite(expected)):
+            return None
+        if abs(reported - expected) <= 1e-6 + 1e-4 * abs(expected):
+            return None
+        return (f"with sample_weight [1, 0, 0, 0] Keras would report {_num(reported)} where the "
+                f"per-sample loss gives {_num(expected)}")
+
+
+def _first(values) -> float:
+    return float(values.reshape(values.shape[0], -1)[0].mean()) if values.ndim else float(values)
+
+
+def _num(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    if "in user code:" in text:  # autograph prefixes the user-code traceback: keep the message
+        text = re.sub(r"^.*\*\*\s*", "", text, flags=re.DOTALL) or text
+        text = re.sub(r"^\w+(Error|Exception): ", "", text.strip())
+    text = " ".join(text.split())
+    if len(text) > 300:
+        text = text[:297] + "..."
+    where = ""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if frame.filename.startswith("<losslint slice of "):
+            where = f" ({frame.filename[len('<losslint slice of '):-1]}, in `{frame.name}`)"
+            break
+    return f"{type(exc).__name__}: {text or 'no message'}{where}"
+
+
+def main(argv: list[str]) -> int:
+    memory = int(argv[0]) if argv else 0
+    if memory > 0:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    _isolate([os.path.abspath(root) for root in argv[1:]])
+    # The protocol gets its own copy of stdout; fd 1 then points at stderr for user prints.
+    protocol = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    start = time.perf_counter()
+    try:
+        worker = Worker()
+    except BaseException as exc:  # no TensorFlow, or it cannot start here
+        protocol.write(json.dumps({"ready": False, "error": _describe(exc)}) + "\n")
+        return 1
+    protocol.write(json.dumps({
+        "ready": True, "startup": time.perf_counter() - start, "tensorflow": worker.tf.__version__,
+        "keras": getattr(worker.keras, "__version__", "?"), "legacy": worker.legacy,
+    }) + "\n")
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        job = json.loads(line)
+        started = time.perf_counter()
+        try:
+            result = worker.run(job)
+        except BaseException as exc:  # user code raising SystemExit or worse
+            result = {"verdict": "inconclusive", "evidence": f"the loss raised {_describe(exc)}"}
+        result["id"] = job.get("id")
+        result["seconds"] = time.perf_counter() - started
+        protocol.write(json.dumps(result) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
