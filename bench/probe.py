@@ -59,7 +59,7 @@ def main() -> int:
     verdicts = Counter(result.verdict for result in results.values())
     print(f"losses with findings in fixtures/: {len(targets)} ({probed} run, "
           f"{len(targets) - probed} not runnable from their source)")
-    print(f"verdicts: " + ", ".join(f"{n} {v}" for v, n in sorted(verdicts.items())))
+    print("verdicts: " + ", ".join(f"{n} {v}" for v, n in sorted(verdicts.items())))
     print(f"baseline `python -c 'import tensorflow'`:   {baseline:6.2f} s")
     print(f"static scan (losslint check fixtures):     {static:6.2f} s")
     print(f"probe wall time:                           {total:6.2f} s")
