@@ -60,11 +60,19 @@ def render(report: Report, fmt: str, *, quiet: bool = False, color: bool = False
     if fmt == "json":
         return json.dumps([_as_json(finding) for finding in findings], indent=2)
     if fmt == "text":
-        lines = [_as_text(finding, color) for finding in findings]
+        sources = _SourceLines()
+        lines = []
+        for finding in findings:
+            lines.append(_as_text(finding, color))
+            snippet = _snippet(finding, sources, color)
+            if snippet:
+                lines.extend([*snippet, ""])
         if not quiet:
-            if lines:
+            if lines and lines[-1] != "":
                 lines.append("")
             lines.append(summary(report))
+        elif lines and lines[-1] == "":
+            lines.pop()
         return "\n".join(lines)
     if fmt in _RENDERERS:
         return _RENDERERS[fmt](report, findings)
@@ -103,6 +111,53 @@ def _as_text(finding: Finding, color: bool) -> str:
     if finding.probe is not None:
         text += f" {probe_text(finding.probe)}"
     return text
+
+
+class _SourceLines:
+    """The lines of the files findings point at, read once each; notebooks by cell."""
+
+    def __init__(self) -> None:
+        self._files: dict[tuple[str, int | None], list[str] | None] = {}
+
+    def line(self, path: str, cell: int | None, number: int) -> str | None:
+        key = (path, cell)
+        if key not in self._files:
+            self._files[key] = self._read(path, cell)
+        lines = self._files[key]
+        if lines is None or not 1 <= number <= len(lines):
+            return None
+        return lines[number - 1]
+
+    @staticmethod
+    def _read(path: str, cell: int | None) -> list[str] | None:
+        try:
+            data = Path(path).read_bytes()
+            if cell is None:
+                text = data.decode("utf-8-sig", errors="replace")
+            else:
+                source = json.loads(data)["cells"][cell - 1]["source"]
+                text = source if isinstance(source, str) else "".join(source)
+        except (OSError, ValueError, KeyError, IndexError, TypeError):
+            return None
+        return text.splitlines()
+
+
+def _snippet(finding: Finding, sources: _SourceLines, color: bool) -> list[str]:
+    """The offending line with a caret under the span, as ruff and rustc show it."""
+    if finding.code in ("LL901", "LL902") and finding.line == 1 and finding.column == 1:
+        return []
+    text = sources.line(finding.path, finding.cell, finding.line)
+    if text is None:
+        return []
+    style: Callable[..., str] = click.style if color else _plain
+    start = max(finding.column - 1, 0)
+    end = finding.end_column - 1 if finding.end_line == finding.line else len(text)
+    end = max(end, start + 1)
+    # Keep tabs so the caret lines up with the source in any terminal.
+    pad = "".join("\t" if ch == "\t" else " " for ch in text[:start])
+    gutter = str(finding.line)
+    caret = style("^" * max(min(end, len(text)) - start, 1), fg=_SEVERITY_COLOR[finding.severity], bold=True)
+    return [f"{gutter} | {text}", f"{' ' * len(gutter)} | {pad}{caret}"]
 
 
 def probe_text(probe: ProbeResult) -> str:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from losslint.ftypes import FileError, Finding, Report
+from losslint.ftypes import FileError, Finding, Report, Severity
 from losslint.output import render, render_rule, render_rule_table
 from losslint.rules import RULES
 
@@ -201,3 +201,21 @@ def test_rule_table_aligns_code_name_severity_summary():
         f"LL101  reduction-without-axis   error    {RULES['LL101'].summary}",
         f"LL201  batch-statistic-scaling  warning  {RULES['LL201'].summary}",
     ]
+
+
+def test_text_shows_the_source_line_with_a_caret_under_the_span(tmp_path):
+    source = tmp_path / "losses.py"
+    source.write_text("import tensorflow as tf\n\ndef l(y_true, y_pred):\n\treturn tf.reduce_sum(y_pred)\n")
+    notebook = tmp_path / "train.ipynb"
+    notebook.write_text(json.dumps({"cells": [
+        {"cell_type": "markdown", "source": ["# title\n"]},
+        {"cell_type": "code", "source": ["x = 1\n", "loss = tf.reduce_mean(y)\n"]},
+    ]}))
+    report = Report(findings=[
+        Finding(str(source), 4, 9, 4, 30, "LL101", Severity.ERROR, "no axis", "l"),
+        Finding(str(notebook), 2, 8, 2, 25, "LL101", Severity.ERROR, "no axis", "m", cell=2),
+    ], files_scanned=2)
+    lines = render(report, "text").splitlines()
+    assert lines[1:3] == ["4 | \treturn tf.reduce_sum(y_pred)", "  | \t       " + "^" * 21]
+    assert lines[5:7] == ["2 | loss = tf.reduce_mean(y)", "  |        " + "^" * 17]
+    assert "^" not in render(report, "concise")
