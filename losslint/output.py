@@ -403,6 +403,8 @@ def render_rule(rule: Rule) -> str:
         _code_block(rule.example),
         "## Use instead",
         _code_block(rule.use_instead),
+        "## Fix safety",
+        _wrap(rule.fix_safety),
     ]
     if rule.references:
         parts += ["## References", "\n".join(f"- {url}" for url in rule.references)]

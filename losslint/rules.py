@@ -40,6 +40,13 @@ class Rule:
     example: str
     use_instead: str
     references: tuple[str, ...] = ()
+    # Whether an automatic fix would keep the loss's value: said per rule, and said plainly
+    # while losslint has no --fix yet.
+    fix_safety: str = (
+        "losslint has no automatic fix for this rule yet. Reducing only the non-batch axes "
+        "keeps the value Keras reports for an unweighted, unmasked batch, but changes the "
+        "loss as soon as sample weights, class weights or masks are used: that change is the point."
+    )
 
     @property
     def help_uri(self) -> str:
@@ -214,6 +221,10 @@ LL201 = _register(
             "    return tf.reduce_mean(tf.square(y_true - y_pred), axis=-1) / scale\n"
         ),
         references=("https://github.com/tensorflow/tensorflow/issues/55321",),
+        fix_safety=(
+            "No automatic fix: which per-sample normaliser is right depends on what the batch "
+            "statistic was meant to do, and any change alters the loss's scale."
+        ),
     )
 )
 
@@ -227,6 +238,7 @@ LL901 = _register(
         why="A file that is not analysed can hide any of the other findings.",
         example="def loss(y_true, y_pred)\n    return y_pred\n",
         use_instead="def loss(y_true, y_pred):\n    return y_pred\n",
+        fix_safety="Nothing to fix automatically: the file has to be made valid Python first.",
     )
 )
 
@@ -240,6 +252,7 @@ LL902 = _register(
         why="A file that is not analysed can hide any of the other findings.",
         example="# a .py file saved as Latin-1 without a coding declaration\n",
         use_instead="# -*- coding: latin-1 -*-   (or save it as UTF-8)\n",
+        fix_safety="Nothing to fix automatically: the file's encoding has to be declared or changed.",
     )
 )
 

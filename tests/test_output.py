@@ -182,6 +182,7 @@ def test_rule_documentation_has_ruffs_sections_in_order():
         "## Why is this bad?",
         "## Example",
         "## Use instead",
+        "## Fix safety",
         "## References",
     ]
     assert "Severity: error" in text
@@ -219,3 +220,11 @@ def test_text_shows_the_source_line_with_a_caret_under_the_span(tmp_path):
     assert lines[1:3] == ["4 | \treturn tf.reduce_sum(y_pred)", "  | \t       " + "^" * 21]
     assert lines[5:7] == ["2 | loss = tf.reduce_mean(y)", "  |        " + "^" * 17]
     assert "^" not in render(report, "concise")
+
+
+def test_every_rule_page_has_the_sections_in_order():
+    for rule in RULES.values():
+        page = render_rule(rule)
+        headings = [line for line in page.splitlines() if line.startswith("## ")]
+        expected = ["## What it does", "## Why is this bad?", "## Example", "## Use instead", "## Fix safety"]
+        assert headings[:5] == expected, rule.code
