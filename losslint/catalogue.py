@@ -133,6 +133,20 @@ V1_LOSS_KEYWORDS = frozenset({"labels", "predictions", "logits", "weights", "sco
                               "loss_collection", "reduction", "onehot_labels",
                               "multi_class_labels"})
 
+
+
+def is_v1_loss_call(qualified: str, keywords: set[str]) -> bool:
+    """A TF1 loss function: `tf.compat.v1.losses.<fn>(...)`, or `tf.losses.<fn>(...)` called
+    with TF1 keywords (`labels=`, `predictions=`...)."""
+    for prefix, needs_v1_keywords in ((V1_LOSSES_PREFIX, False), (TF_LOSSES_PREFIX, True)):
+        if qualified.startswith(prefix):
+            name = qualified[len(prefix):]
+            if "." in name or not name[:1].islower():
+                return False
+            return not needs_v1_keywords or bool(V1_LOSS_KEYWORDS & keywords)
+    return False
+
+
 # Calls that merge the batch axis into the elements: any reduction afterwards collapses it.
 FLATTENERS = frozenset({"keras.backend.flatten", "keras.ops.ravel", "tensorflow.experimental.numpy.ravel"})
 # reshape(x, shape): flattening when `shape` is the literal [-1] / (-1,).

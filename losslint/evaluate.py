@@ -28,7 +28,6 @@ from losslint.project import (
     AssignBinding,
     Binding,
     ClassInfo,
-    DefBinding,
     External,
     FunctionInfo,
     IterBinding,
@@ -37,7 +36,6 @@ from losslint.project import (
     Project,
     Scope,
     children,
-    last_name,
 )
 
 _NO_LITERAL = object()
@@ -623,15 +621,11 @@ class Evaluator:
     # -- calls ---------------------------------------------------------------------------
     def call(self, node: cst.Call, frame: Frame) -> Value:
         func = node.func
-        callee: Value
         if isinstance(func, cst.Attribute) and _rooted_in(func.value, frame.env):
+            # A method of a value of this frame: `self.bce(...)`, `loss_obj.call(...)`.
             base = self.expr(func.value, frame)
             return self._method_call(node, base, func.attr.value, frame)
-        if isinstance(func, (cst.Name, cst.Attribute)):
-            callee = self.expr(func, frame)
-        else:
-            callee = self.expr(func, frame)
-        return self._call_value(node, callee, frame)
+        return self._call_value(node, self.expr(func, frame), frame)
 
     def _args(self, node: cst.Call, frame: Frame):
         positional: list[Value] = []
@@ -712,10 +706,10 @@ class Evaluator:
         kind = class_kind(self.project, cls)
         if kind in ("loss", "metric"):
             _, keywords = self._args(node, frame)
-            per_sample = kind == "loss" and _is_reduction_none(keywords.get("reduction"), node)
+            per_sample = kind == "loss" and _is_reduction_none(keywords.get("reduction"))
             return Value(Kind.OBJECT, obj=LossObject(cls.name + "()", metric=kind == "metric",
                                                       per_sample=per_sample, cls=cls))
-        positional, keywords = self._args(node, frame)
+        self._args(node, frame)  # evaluated for their effects on the frame (walrus), if any
         return CONST
 
     def _call_loss_object(self, node: cst.Call, obj: LossObject, frame: Frame) -> Value:
@@ -759,23 +753,18 @@ class Evaluator:
                 return self._collapse("LL104", node, frame, spelled, _message(
                     f"`{spelled}` {api.description}", _scalar_fix(qualified)))
             return combine(tensors, "other")
-        if qualified.startswith(catalogue.V1_LOSSES_PREFIX) or (
-            qualified.startswith(catalogue.TF_LOSSES_PREFIX)
-            and qualified[len(catalogue.TF_LOSSES_PREFIX):][:1].islower()
-            and catalogue.V1_LOSS_KEYWORDS & set(keywords)
-        ):
-            if qualified.rsplit(".", 1)[-1][:1].islower() and "." not in qualified[len("tensorflow.compat.v1.losses."):]:
-                if _is_reduction_none(keywords.get("reduction"), node):
-                    return combine(tensors, "other")
-                if any_batch:
-                    return self._collapse("LL104", node, frame, spelled, _message(
-                        f"`{spelled}` is a TF1 loss that reduces over the whole batch by default "
-                        "(SUM_BY_NONZERO_WEIGHTS)",
-                        "use the per-sample `keras.losses` function, or pass "
-                        "`reduction=tf.compat.v1.losses.Reduction.NONE` and reduce the non-batch axes"))
+        if catalogue.is_v1_loss_call(qualified, set(keywords)):
+            if _is_reduction_none(keywords.get("reduction")):
+                return combine(tensors, "other")
+            if any_batch:
+                return self._collapse("LL104", node, frame, spelled, _message(
+                    f"`{spelled}` is a TF1 loss that reduces over the whole batch by default "
+                    "(SUM_BY_NONZERO_WEIGHTS)",
+                    "use the per-sample `keras.losses` function, or pass "
+                    "`reduction=tf.compat.v1.losses.Reduction.NONE` and reduce the non-batch axes"))
         if catalogue.is_loss_class(qualified) or catalogue.is_metric_class(qualified):
             metric = catalogue.is_metric_class(qualified)
-            per_sample = not metric and _is_reduction_none(keywords.get("reduction"), node)
+            per_sample = not metric and _is_reduction_none(keywords.get("reduction"))
             return Value(Kind.OBJECT, obj=LossObject(f"{spelled}()", metric=metric, per_sample=per_sample))
         if qualified in catalogue.FLATTENERS:
             return self._flatten(positional, node, frame, spelled)
@@ -1085,7 +1074,7 @@ def _axis_text(axis: Value) -> str:
     return str(literal)
 
 
-def _is_reduction_none(value: Value | None, node) -> bool:
+def _is_reduction_none(value: Value | None) -> bool:
     if value is None:
         return False
     if value.has_literal():

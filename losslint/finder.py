@@ -435,7 +435,7 @@ class Finder:
                 and last_name(call.func.value.func) == "get_custom_objects" and positional:
             registry = positional[0]
         if registry is not None:
-            for target, bound, _ in self.resolve(registry, scope):
+            for target, _bound, _ in self.resolve(registry, scope):
                 weak.append((target, "custom-objects"))
 
 

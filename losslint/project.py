@@ -576,7 +576,7 @@ class Project:
 
         def shared(module: ModuleInfo) -> int:
             n = 0
-            for a, b in zip(origin, module.path.resolve().parts):
+            for a, b in zip(origin, module.path.resolve().parts, strict=False):
                 if a != b:
                     break
                 n += 1
