@@ -1,22 +1,27 @@
-"""Benchmarks: `python bench/run.py [PATH ...] [--files N] [--repeat K]`.
+"""Benchmarks: `python bench/run.py [PATH ...] [--files N] [--big-files M] [--repeat K]`.
 
 Builds a corpus of N generated files (Keras-free utility modules, Keras model definitions and
 training scripts with custom losses, in proportions like a real monorepo) and measures, each
 time against a baseline measured in the same run because these machines are noisy:
 
-  1. `losslint check CORPUS` vs parsing every file of the corpus once with LibCST in one
-     process (the naive cost of a LibCST linter);
-  2. a single-file `losslint check one_file.py` vs `python -c pass` and vs `flake8 one_file.py`
-     (when flake8 is installed);
-  3. the peak memory (RSS) of the full scan.
+  1. a cold `losslint check --no-cache CORPUS` vs parsing every file of the corpus once with
+     LibCST in one process (the naive cost of a LibCST linter), with the default jobs and
+     with `--jobs 1`;
+  2. a warm re-run over the unchanged corpus with the cache vs the cold run, and a re-run
+     after editing one file;
+  3. a single-file cold `losslint check --no-cache one_file.py` vs `python -c pass` and vs
+     `flake8 one_file.py` (when flake8 is installed);
+  4. the peak memory (RSS) of a cold scan of an M-file corpus.
 
 Each command runs in a fresh process, K times; the median is reported. Extra PATHs (a real
-repository, say) are measured like the corpus.
+repository, say) are measured like the corpus. The machine (`nproc`, CPU model) is printed
+first: ratios only compare runs on the same machine in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import shutil
 import statistics
@@ -174,29 +179,86 @@ def peak_memory_mb(command: list[str]) -> float:
 
 
 def report_scan(label: str, path: Path, repeat: int) -> None:
-    losslint = [sys.executable, "-m", "losslint", "check", "--exit-zero", "-q", str(path)]
+    losslint = [sys.executable, "-m", "losslint", "check", "--exit-zero", "-q"]
     baseline = [sys.executable, "-c", BASELINE_PARSE, str(path)]
     files = sum(1 for _ in path.rglob("*.py"))
     base = timed(baseline, repeat)
-    ours = timed(losslint, repeat)
-    memory = peak_memory_mb(losslint)
+    cold = timed([*losslint, "--no-cache", str(path)], repeat)
+    serial = timed([*losslint, "--no-cache", "--jobs", "1", str(path)], repeat)
+    cache = Path(tempfile.mkdtemp(prefix="losslint-cache-"))
+    try:
+        with_cache = [*losslint, "--cache-dir", str(cache), str(path)]
+        subprocess.run(with_cache, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        warm = timed(with_cache, repeat)
+        times = []
+        edited = ""
+        for n in range(repeat):  # a different edit each time, so that every run has one change
+            edited = _edit_one(path, n)
+            start = time.perf_counter()
+            subprocess.run(with_cache, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            times.append(time.perf_counter() - start)
+        after_edit = statistics.median(times)
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
     print(f"[{label}] {files} .py files")
     print(f"  parse every file with LibCST (baseline): {base:7.2f} s")
-    print(f"  losslint check:                          {ours:7.2f} s   ratio {ours / base:5.2f}  (target <= 0.2)")
-    print(f"  losslint check peak memory:              {memory:7.1f} MB")
+    print(f"  losslint check, cold, default jobs:      {cold:7.2f} s   ratio {cold / base:5.2f}  (target <= 0.2)")
+    print(f"  losslint check, cold, --jobs 1:          {serial:7.2f} s   ratio {serial / base:5.2f}")
+    print(f"  losslint check, warm cache, no change:   {warm:7.2f} s   warm/cold {warm / cold:5.2f}  (target <= 0.05)")
+    print(f"  losslint check, warm cache, {edited} edited: {after_edit:5.2f} s   ratio to cold {after_edit / cold:5.2f}")
+
+
+def _edit_one(path: Path, n: int) -> str:
+    """Append a comment to one training script (else any file): a one-file change."""
+    files = sorted(path.rglob("*.py"))
+    target = next((f for f in files if "Training script" in f.read_text()), files[0])
+    with open(target, "a") as handle:
+        handle.write(f"# edit {n}\n")
+    return target.name
+
+
+def report_memory(files: int) -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="losslint-bench-big-"))
+    try:
+        corpus = build_corpus(workdir / "corpus", files)
+        command = [sys.executable, "-m", "losslint", "check", "--exit-zero", "-q", "--no-cache"]
+        pooled = peak_memory_mb([*command, str(corpus)])
+        serial = peak_memory_mb([*command, "--jobs", "1", str(corpus)])
+        print(f"\n[memory] {files} generated .py files, cold scan (largest single process)")
+        print(f"  peak RSS, default jobs: {pooled:7.1f} MB   (target < 300 MB)")
+        print(f"  peak RSS, --jobs 1:     {serial:7.1f} MB")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        nproc = str(os.cpu_count())
+    return f"nproc {nproc}, {model}"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("paths", nargs="*", type=Path, help="real trees to measure too")
     parser.add_argument("--files", type=int, default=2000, help="size of the generated corpus")
+    parser.add_argument("--big-files", type=int, default=5000, help="size of the memory corpus")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="losslint-bench-"))
     try:
         corpus = build_corpus(workdir / "corpus", args.files)
-        print(f"python {sys.version.split()[0]}, {args.repeat} runs each, median wall time\n")
+        print(f"{machine()}; python {sys.version.split()[0]}, {args.repeat} runs each, median wall time\n")
         report_scan("generated corpus", corpus, args.repeat)
         for path in args.paths:
             report_scan(str(path), path, args.repeat)
@@ -207,7 +269,8 @@ def main() -> int:
                 one = candidate
                 break
         python = timed([sys.executable, "-c", "pass"], args.repeat * 2)
-        single = timed([sys.executable, "-m", "losslint", "check", "--exit-zero", "-q", str(one)], args.repeat * 2)
+        single = timed([sys.executable, "-m", "losslint", "check", "--exit-zero", "-q", "--no-cache", str(one)],
+                       args.repeat * 2)
         print(f"\n[single file] {one.name}")
         print(f"  python -c pass:          {python:6.3f} s")
         print(f"  losslint check one file: {single:6.3f} s   ratio to python {single / python:5.1f}")
@@ -216,6 +279,7 @@ def main() -> int:
             print(f"  flake8 one file:         {flake8:6.3f} s   losslint/flake8 {single / flake8:5.2f}  (target <= 1)")
         else:
             print("  flake8 not installed: no flake8 comparison")
+        report_memory(args.big_files)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return 0

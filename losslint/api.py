@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import contextvars
 import gc
 import io
 import os
@@ -40,8 +41,39 @@ class _Unreadable(Exception):
     """A file's bytes could not be turned into Python source (reported as LL902)."""
 
 
-def check_paths(paths: Sequence[str], settings: Settings = Settings()) -> Report:
-    return scan_paths(paths, settings).report
+_UNSET = object()
+# How the command line wants runs made (cache folder, processes, progress callback), without
+# changing `check_paths(paths, settings)`, which front ends and tests call and stand in for.
+_RUN_OPTIONS: contextvars.ContextVar[dict] = contextvars.ContextVar("losslint_run_options", default={})
+
+
+@contextlib.contextmanager
+def run_options(*, cache_dir: str | None = None, jobs: int | None = None, progress=None):
+    """Defaults for `check_paths` calls made inside the `with` block."""
+    token = _RUN_OPTIONS.set({"cache_dir": cache_dir, "jobs": jobs, "progress": progress})
+    try:
+        yield
+    finally:
+        _RUN_OPTIONS.reset(token)
+
+
+def check_paths(paths: Sequence[str], settings: Settings = Settings(), *, cache_dir=_UNSET,
+                jobs=_UNSET, progress=_UNSET) -> Report:
+    """The report for `paths`: the files in groups that import each other, each group cached
+    in `cache_dir` (None: no cache) and parsed in `jobs` processes (None: one per CPU when
+    there are many files; 1: this process only). Same findings as `scan_paths` (see
+    losslint/incremental.py). `progress(done, total)` hears how many files are done.
+    Options not given come from an enclosing `run_options(...)`, else no cache, automatic
+    jobs and no progress."""
+    from losslint import incremental
+
+    options = dict(_RUN_OPTIONS.get())
+    for name, value in (("cache_dir", cache_dir), ("jobs", jobs), ("progress", progress)):
+        if value is not _UNSET:
+            options[name] = value
+    with _no_cyclic_gc():
+        return incremental.check(paths, settings, cache_dir=options.get("cache_dir"),
+                                 jobs=options.get("jobs"), progress=options.get("progress"))
 
 
 @dataclass

@@ -122,23 +122,78 @@ def _report_options(command):
     return command
 
 
+# --- performance: the cache, worker processes and the progress bar (losslint/cache.py,
+# losslint/parallel.py, losslint/progress.py) ---------------------------------------------
+
+
+def _performance_options(command):
+    """`check`'s options about the cache and worker processes."""
+    options = [
+        click.option(
+            "--cache/--no-cache",
+            default=True,
+            show_default=True,
+            help="Reuse the results of unchanged files from earlier runs.",
+        ),
+        click.option(
+            "--cache-dir",
+            metavar="PATH",
+            type=click.Path(file_okay=False),
+            help="Where the cache lives. Default: $LOSSLINT_CACHE_DIR, else .losslint_cache in "
+            "the working directory.",
+        ),
+        click.option(
+            "--jobs",
+            "-j",
+            type=click.IntRange(min=0),
+            default=0,
+            metavar="N",
+            help="Worker processes for large runs; 0 (the default) means one per CPU, 1 none.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _check_fast(paths: list[str], settings: Settings, cache: bool, cache_dir: str | None,
+                jobs: int) -> Report:
+    from losslint import cache as cachelib
+    from losslint.progress import Progress
+
+    directory = (cache_dir or cachelib.default_dir()) if cache else None
+    bar = Progress.for_stream(sys.stderr)
+    try:
+        with api.run_options(cache_dir=directory, jobs=jobs or None, progress=bar):
+            return api.check_paths(paths, settings)
+    finally:
+        if bar is not None:
+            bar.close()
+
 def _probe_options(command):
     """`check`'s options for the traced shape probe (TensorFlow, in a sandboxed process)."""
     options = [
         click.option(
             "--probe",
-            is_flag=True,
-            help="Run each flagged loss in a sandboxed TensorFlow process to confirm or refute "
-            "the finding (needs `pip install 'losslint[probe]'`). Module top-level code is "
-            "never run.",
+            type=click.Choice(PROBE_SCOPES),
+            is_flag=False,
+            flag_value="flagged",
+            default=None,
+            help="Run losses in a sandboxed TensorFlow process to confirm or refute findings "
+            "(needs `pip install 'losslint[probe]'`); module top-level code is never run. "
+            "`--probe` (= `--probe=flagged`): each loss with a finding. `--probe=all`: every "
+            "loss found; the verdicts on losses without findings are a trailing section of the "
+            "text report only (not in json or other formats; not with --quiet or --statistics) "
+            "and never change the exit status.",
         ),
         click.option(
             "--probe-shape",
             multiple=True,
             metavar="SHAPE",
             help="Input shape for the probe, e.g. 'y_pred=(None,64,64,1)' (y_true defaults to "
-            "y_pred's shape; one rank less means integer labels). Default: try (None,4), "
-            "(None,8,8,3), (None,5,4), then sparse labels.",
+            "y_pred's shape; one rank less means integer labels). Default: the shapes of the "
+            "model in the loss's file (last Dense(n), or Conv2D with a literal Input shape), "
+            "then (None,4), (None,8,8,3), (None,5,4), then sparse labels.",
         ),
         click.option(
             "--drop-refuted",
@@ -165,7 +220,48 @@ def _probe_options(command):
     return command
 
 
-@cli.command(context_settings=CONTEXT_SETTINGS, short_help="Check files and notebooks.")
+PROBE_SCOPES = ("flagged", "all")
+
+
+class _CheckCommand(click.Command):
+    """`check`, where a bare `--probe` keeps its meaning before `--probe` took a value.
+
+    `--probe` takes an optional value (`--probe=all`); click would then read the word after a
+    bare `--probe` as that value, so `losslint check --probe src` would fail with "'src' is
+    not one of 'flagged', 'all'". A bare `--probe` followed by anything but `flagged` or
+    `all` is therefore read as `--probe=flagged`, and that word stays a path.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, _bare_probe(self, args))
+
+
+def _bare_probe(command: click.Command, args: list[str]) -> list[str]:
+    takes_value = {
+        opt
+        for param in command.params
+        if isinstance(param, click.Option) and not param.is_flag and not param.count
+        and param.name != "probe"
+        for opt in param.opts
+    }
+    args = list(args)
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            break
+        if arg in takes_value:  # `--exclude --probe`: the word after it is that option's value
+            index += 2
+            continue
+        if arg == "--probe" and index + 1 < len(args):
+            following = args[index + 1]
+            if following not in PROBE_SCOPES and not (following.startswith("-") and following != "-"):
+                args[index] = "--probe=flagged"
+        index += 1
+    return args
+
+
+@cli.command(cls=_CheckCommand, context_settings=CONTEXT_SETTINGS, short_help="Check files and notebooks.")
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option(
     "--select",
@@ -212,6 +308,7 @@ def _probe_options(command):
 )
 @_configuration_options
 @_report_options
+@_performance_options
 @_probe_options
 def check(
     paths: tuple[str, ...],
@@ -229,6 +326,10 @@ def check(
     force_exclude: bool,
     output_file: str | None,
     statistics: bool,
+    # performance: cache and processes
+    cache: bool,
+    cache_dir: str | None,
+    jobs: int,
     **probe_options: object,
 ) -> int:
     """Check Python files and notebooks for losses that collapse the batch axis.
@@ -289,10 +390,11 @@ def check(
     probe_setup = _probe_setup(probe_options)
     if isinstance(probe_setup, int):
         return probe_setup
+    probed_losses = None  # --probe=all: the verdicts on losses without findings
     if probe_setup is None:
-        report = api.check_paths(list(paths) or ["."], settings)
+        report = _check_fast(list(paths) or ["."], settings, cache, cache_dir, jobs)
     else:
-        report = _probed_report(list(paths) or ["."], settings, *probe_setup)
+        report, probed_losses = _probed_report(list(paths) or ["."], settings, *probe_setup)
 
     for file_error in report.errors:
         error(f"{file_error.path}: {file_error.message}")
@@ -301,6 +403,7 @@ def check(
         text = render_statistics(report, "json" if output_format == "json" else "text")
     else:
         text = render(report, output_format, quiet=quiet, color=color)
+    text = _with_probed_losses(text, probed_losses, output_format, quiet or statistics)
     if output_file is not None:
         try:
             _write_atomically(output_file, text + "\n" if text else "")
@@ -388,14 +491,18 @@ def _exit_status(report: Report, exit_zero: bool) -> int:
 
 
 def _probe_setup(options: dict):
-    """None (no probe), an exit status (bad use, no TensorFlow), or (ProbeOptions, drop_refuted)."""
+    """None (no probe), an exit status (bad use, no TensorFlow), or (ProbeOptions,
+    drop_refuted, scope) with scope "flagged" (`--probe`) or "all" (`--probe=all`)."""
     if not options.get("probe"):
         for name in ("probe_shape", "drop_refuted", "legacy_keras"):
             if options.get(name):
                 return error(f"--{name.replace('_', '-')} needs --probe")
         return None
-    return _probe_options_from(options.get("probe_shape") or (), bool(options.get("legacy_keras")),
-                               float(options.get("probe_timeout") or 20.0), bool(options.get("drop_refuted")))
+    setup = _probe_options_from(options.get("probe_shape") or (), bool(options.get("legacy_keras")),
+                                float(options.get("probe_timeout") or 20.0), bool(options.get("drop_refuted")))
+    if isinstance(setup, int):
+        return setup
+    return (*setup, str(options["probe"]))
 
 
 def _probe_options_from(shapes, legacy: bool, timeout: float, drop_refuted: bool = False):
@@ -414,10 +521,29 @@ def _probe_options_from(shapes, legacy: bool, timeout: float, drop_refuted: bool
     return options, drop_refuted
 
 
-def _probed_report(paths: list[str], settings: Settings, options, drop_refuted: bool) -> Report:
+def _probed_report(paths: list[str], settings: Settings, options, drop_refuted: bool, scope: str):
+    """(the report with probe verdicts, the verdicts on losses without findings or None)."""
     from losslint import probe
 
-    return probe.probe_scan(api.scan_paths(paths, settings), options, drop_refuted=drop_refuted)
+    return probe.probe_check(api.scan_paths(paths, settings), options, scope=scope,
+                             drop_refuted=drop_refuted, not_losses=settings.not_losses)
+
+
+def _with_probed_losses(text: str, probed, output_format: str, quiet: bool) -> str:
+    """The text report with `--probe=all`'s trailing section; other formats keep their shape
+    (the JSON array is a contract), so they only get a note on stderr."""
+    if probed is None:
+        return text
+    if output_format != "text":
+        click.echo("losslint: note: --probe=all shows the verdicts on losses without findings in "
+                   "the text format only", err=True)
+        return text
+    if quiet:
+        return text
+    from losslint import probe
+
+    section = probe.render_unflagged(probed)
+    return f"{text}\n\n{section}" if text else section
 
 
 @cli.command("probe", context_settings=CONTEXT_SETTINGS, short_help="Run losses to see what they return.")

@@ -62,6 +62,7 @@ SKIPPED_DIR_NAMES = frozenset(
         ".mypy_cache",
         ".pytest_cache",
         ".ruff_cache",
+        ".losslint_cache",  # losslint's own (losslint/cache.py)
         # build output and installed third-party code
         "node_modules",
         "build",

@@ -14,10 +14,11 @@ import pytest
 
 from losslint import probe
 from losslint.api import scan_paths
-from losslint.cli import main
+from losslint.cli import check, main
 from losslint.ftypes import Settings
 from losslint.output import JSON_KEYS
 from losslint.probe.pool import Pool
+from losslint.probe.shapes import infer_shapes
 from losslint.probe.slicer import LOSS_NAME, JobBuilder
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -99,11 +100,17 @@ def test_per_sample_loss_is_refuted_and_batch_coupling_is_confirmed(tmp_path, po
 def test_keras_ops_losses_and_image_shapes(pool):
     results = probe_named(FIXTURES / "rules" / "ll101_keras_ops.py", None, pool)
     assert results["mse_batch"].verdict == "confirmed"
-    assert results["error_std"].evidence.startswith("returns shape (1, 1)")  # keepdims=True
+    # The fixture's model: Input(shape=(16, 16, 2)) and a last Conv2D(2, ...).
+    assert results["error_std"].evidence.startswith("returns shape (1, 1, 1, 1) for y_pred of shape "
+                                                    "(None, 16, 16, 2)")  # keepdims=True
     assert results["mse"].verdict == "refuted"
-    # axis=(1, 2) needs rank 3 at least: the vector shape fails, the image shape traces.
     assert results["sse_spatial"].verdict == "refuted"
-    assert dict(results["sse_spatial"].input_shapes)["y_pred"] == "(None, 8, 8, 3)"
+    assert dict(results["sse_spatial"].input_shapes)["y_pred"] == "(None, 16, 16, 2)"
+    # Without the model's shape: axis=(1, 2) needs rank 3 at least, so the vector shape fails
+    # and the default image shape traces.
+    blind = probe_named(FIXTURES / "rules" / "ll101_keras_ops.py", None, pool, infer_shapes=False)
+    assert blind["error_std"].evidence.startswith("returns shape (1, 1) for y_pred of shape (None, 4)")
+    assert dict(blind["sse_spatial"].input_shapes)["y_pred"] == "(None, 8, 8, 3)"
 
 
 def test_factory_partial_subclass_and_lambda_get_their_compile_site_arguments(pool):
@@ -364,8 +371,10 @@ def test_probe_command_prints_what_it_saw(capsys):
     assert main(["probe", target]) == 1
     out = capsys.readouterr().out.splitlines()
     assert out[0].endswith("factory_closure.py::binary_focal_loss.<locals>.focal")
-    assert out[1] == "  traced with y_true (None, 4), y_pred (None, 4)"
-    assert out[2] == "  confirmed: returns shape () for y_pred of shape (None, 4): the batch axis is gone"
+    # The file's classifier ends in Dense(3): its shape is tried first.
+    assert out[1] == "  traced with y_true (None, 3), y_pred (None, 3)"
+    assert out[2] == ("  confirmed: returns shape () for y_pred of shape (None, 3): the batch axis is gone "
+                      f"(shapes from the model: `Dense(3)` at {FIXTURES / 'attach' / 'factory_closure.py'}:29)")
     assert out[3].startswith("  with sample_weight [1, 0, 0, 0] Keras would report")
     assert main(["probe", f"{FIXTURES / 'attach' / 'factory_closure.py'}::nothing_here"]) == 2
 
@@ -376,3 +385,237 @@ def test_probe_needs_tensorflow_and_says_how_to_install_it(monkeypatch, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["losslint: error: the probe needs TensorFlow: pip install 'losslint[probe]'"]
     assert main(["check", "--drop-refuted", str(FIXTURES / "rules" / "ll101_tf_reduce.py")]) == 2
+
+
+# --- --probe=all: every loss the finder found -------------------------------------------------
+
+MIXED = """
+    import tensorflow as tf
+
+    def mse_batch(y_true, y_pred):
+        return tf.reduce_mean(tf.square(y_true - y_pred))
+
+    def gram_total(y_true, y_pred):
+        err = y_true - y_pred
+        return tf.einsum("ij,ij->", err, err)
+
+    def per_sample(y_true, y_pred):
+        return tf.reduce_mean(tf.square(y_true - y_pred), axis=-1)
+
+    scale = compute_scale()
+
+    def scaled(y_true, y_pred):
+        return scale * tf.reduce_mean(tf.square(y_true - y_pred), axis=-1)
+"""
+
+
+def test_probe_all_reports_losses_without_findings_in_a_trailing_text_section(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "losses.py", MIXED)
+    # The static rules miss gram_total's einsum: only mse_batch has a finding.
+    assert main(["check", "--format", "json", "losses.py"]) == 1
+    assert [f["function"] for f in json.loads(capsys.readouterr().out)] == ["mse_batch"]
+
+    assert main(["check", "--probe=all", "losses.py"]) == 1
+    out = capsys.readouterr().out
+    report, section = out.split("\n\nProbed ")
+    assert "(in loss mse_batch) [probe: confirmed: returns shape ()" in report
+    assert report.rstrip().endswith("Found 1 problem (1 error) in 1 file.")
+    assert section.splitlines() == [
+        "3 losses without findings: 1 refuted (per-sample), 1 confirmed collapsed, 1 inconclusive",
+        ("  losses.py:7: confirmed: gram_total: returns shape () for y_pred of shape (None, 4): the batch "
+         "axis is gone; with sample_weight [1, 0, 0, 0] Keras would report 2.44 where the per-sample loss "
+         "gives 0.01"),
+        ("  losses.py:16: inconclusive: scaled: the loss needs `scale`, which losslint does not define: "
+         "line 14: it is computed by module-level code that losslint does not run"),
+    ]
+
+    # A bare --probe still probes the flagged losses only, also with the path right after it.
+    assert main(["check", "--probe", "losses.py"]) == 1
+    out = capsys.readouterr().out
+    assert "[probe: confirmed:" in out and "Probed" not in out and "gram_total" not in out
+
+
+def test_probe_all_keeps_the_exit_status_the_json_array_and_the_not_losses(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "losses.py", MIXED)
+    (tmp_path / "losslint.toml").write_text('ignore = ["LL101"]\nnot-losses = ["scaled"]\n')
+    # No finding left: exit 0 even though the probe confirms two collapses (`--probe all`,
+    # with a space, is the same option).
+    assert main(["check", "--probe", "all", "losses.py"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("All checks passed (1 file scanned).\n\n")
+    section = out.split("\n\n", 1)[1].splitlines()
+    assert section[0] == ("Probed 3 losses without findings: 1 refuted (per-sample), 2 confirmed "
+                          "collapsed, 0 inconclusive")
+    assert [line.split(": ")[2] for line in section[1:]] == ["mse_batch", "gram_total"]
+    # JSON stays the array of findings, with nothing about the other losses; a note says where
+    # they are shown. --quiet drops the section.
+    assert main(["check", "--probe=all", "--format", "json", "--isolated", "losses.py"]) == 1
+    captured = capsys.readouterr()
+    findings = json.loads(captured.out)
+    assert [(f["function"], f["probe"]["verdict"]) for f in findings] == [("mse_batch", "confirmed")]
+    assert "text format only" in captured.err
+    assert main(["check", "--probe=all", "-q", "--isolated", "losses.py"]) == 1
+    out = capsys.readouterr().out
+    assert "mse_batch" in out and "Probed" not in out
+
+
+def test_probe_keeps_its_meaning_as_a_bare_flag():
+    def parsed(*args):
+        params = check.make_context("check", list(args)).params
+        return params["probe"], params["paths"], params["exclude"]
+
+    assert parsed("--probe", "src") == ("flagged", ("src",), ())
+    assert parsed("a", "--probe", "b", "c") == ("flagged", ("a", "b", "c"), ())
+    assert parsed("--probe") == ("flagged", (), ())
+    assert parsed("--probe", "--format", "json", "src") == ("flagged", ("src",), ())
+    assert parsed("--probe", "-", "src") == ("flagged", ("-", "src"), ())
+    assert parsed("--probe=all", "src") == ("all", ("src",), ())
+    assert parsed("--probe", "all", "src") == ("all", ("src",), ())
+    assert parsed("--probe", "flagged") == ("flagged", (), ())
+    assert parsed("src") == (None, ("src",), ())
+    # The value of another option is left alone, and so is everything after `--`.
+    assert parsed("--exclude", "--probe", "src") == (None, ("src",), ("--probe",))
+    assert parsed("--probe", "--", "src") == ("flagged", ("src",), ())
+
+
+def test_probe_rejects_an_unknown_scope(capsys):
+    assert main(["check", "--probe=everything", str(FIXTURES / "rules" / "ll101_tf_reduce.py")]) == 2
+    assert "'everything' is not one of 'flagged', 'all'" in capsys.readouterr().err
+
+
+# --- shapes from the model in the loss's file ---------------------------------------------------
+
+
+def inferred(tmp_path: Path, code: str):
+    path = write(tmp_path, "model.py", code)
+    scan = scan_paths([str(path)], Settings())
+    (module,) = scan.project.modules
+    return [(shape.pair, shape.source) for shape in infer_shapes(scan.project, module)]
+
+
+def test_shapes_are_inferred_from_the_last_dense_or_conv_layer(tmp_path):
+    dense = inferred(tmp_path, """
+        from tensorflow import keras
+        NUM_CLASSES = 10
+        inputs = keras.Input(shape=(32,))
+        x = keras.layers.Dense(64, activation="relu")(inputs)
+        outputs = keras.layers.Dense(units=NUM_CLASSES, activation="softmax")(x)
+    """)
+    assert dense == [
+        ((("float32", (None, 10)), ("float32", (None, 10))), "`Dense(10)` at " + str(tmp_path / "model.py") + ":6"),
+        ((("int32", (None,)), ("float32", (None, 10))), "`Dense(10)` at " + str(tmp_path / "model.py") + ":6"),
+    ]
+    conv = inferred(tmp_path, """
+        import tensorflow as tf
+        from tensorflow.keras import layers
+        IMG = (128, 96, 3)
+        inputs = layers.Input(IMG)
+        x = layers.Conv2D(16, 3, padding="same")(inputs)
+        x = layers.Dense(4)(x)
+        outputs = layers.Conv2D(filters=2, kernel_size=1)(x)
+    """)
+    assert [pair for pair, _ in conv] == [
+        (("float32", (None, 128, 96, 2)), ("float32", (None, 128, 96, 2))),
+        (("int32", (None, 128, 96)), ("float32", (None, 128, 96, 2))),
+    ]
+    assert conv[0][1].endswith(":8 and the input shape at " + str(tmp_path / "model.py") + ":5")
+    # Keras 2's input_shape= on the first layer; the last layer is a Dense here.
+    sequential = inferred(tmp_path, """
+        import tensorflow as tf
+        model = tf.keras.Sequential([
+            tf.keras.layers.Conv2D(8, 3, input_shape=(28, 28, 1)),
+            tf.keras.layers.Flatten(),
+            tf.keras.layers.Dense(7),
+        ])
+    """)
+    assert sequential[0][0] == (("float32", (None, 7)), ("float32", (None, 7)))
+    # A Conv2D without a literal input shape: the channels only.
+    assert inferred(tmp_path, """
+        import keras
+        def head(x, size):
+            return keras.layers.Conv2D(3, 1)(keras.layers.Input(shape=size))
+    """)[0][0] == (("float32", (None, None, None, 3)), ("float32", (None, None, None, 3)))
+
+
+def test_no_shape_is_inferred_from_what_is_not_literal_or_not_a_keras_layer(tmp_path):
+    assert inferred(tmp_path, """
+        from tensorflow import keras
+        def build(classes):
+            return keras.layers.Dense(classes)
+    """) == []
+    assert inferred(tmp_path, """
+        from tensorflow import keras
+        n = 4
+        n = 5
+        out = keras.layers.Dense(n)
+    """) == []  # bound twice: which one?
+    assert inferred(tmp_path, """
+        import tensorflow as tf
+        class Dense:
+            def __init__(self, n): ...
+        layer = tf.keras.layers.Dense(3)
+        mine = Dense(12)
+    """)[0][0] == (("float32", (None, 3)), ("float32", (None, 3)))  # the user's own Dense is not one
+    assert inferred(tmp_path, "import tensorflow as tf\n") == []
+
+
+INDEXING_LOSS = """
+    import tensorflow as tf
+    from tensorflow import keras
+
+    NUM_CLASSES = 10
+
+    def last_class_loss(y_true, y_pred):
+        return tf.reduce_mean(tf.square(y_true[:, 9] - y_pred[:, 9]))
+
+    def build():
+        inputs = keras.Input(shape=(32,))
+        x = keras.layers.Dense(64, activation="relu")(inputs)
+        outputs = keras.layers.Dense(units=NUM_CLASSES, activation="softmax")(x)
+        return keras.Model(inputs, outputs)
+"""
+
+
+def test_a_collapse_that_needs_the_models_shape_is_confirmed_thanks_to_inference(tmp_path, pool):
+    path = write(tmp_path, "train.py", INDEXING_LOSS)
+    # Without inference, y_pred[:, 9] fails on every default shape.
+    blind = probe_named(path, "last_class_loss", pool, infer_shapes=False)
+    assert blind.verdict == "inconclusive"
+    assert blind.evidence.startswith("the loss does not trace with any input shape tried")
+    result = probe_named(path, "last_class_loss", pool)
+    assert result.verdict == "confirmed"
+    assert dict(result.input_shapes) == {"y_true": "(None, 10)", "y_pred": "(None, 10)"}
+    assert result.evidence == (
+        "returns shape () for y_pred of shape (None, 10): the batch axis is gone "
+        f"(shapes from the model: `Dense(10)` at {path}:13)")
+    # --probe-shape wins over the model.
+    given = probe_named(path, "last_class_loss", pool, shapes=probe.parse_shapes(["y_pred=(None, 12)"]))
+    assert dict(given.input_shapes)["y_pred"] == "(None, 12)"
+    assert "from the model" not in given.evidence
+
+
+def test_inferred_shapes_go_first_and_the_defaults_still_follow(tmp_path, pool):
+    path = write(tmp_path, "seg.py", """
+        import tensorflow as tf
+        from tensorflow.keras import layers
+
+        def channel_4(y_true, y_pred):
+            return tf.reduce_sum(tf.abs(y_true[..., 4] - y_pred[..., 4]), axis=(1, 2))
+
+        def vector_only(y_true, y_pred):
+            y_pred = tf.ensure_shape(y_pred, (None, 4))
+            return tf.reduce_mean(tf.square(y_true - y_pred), axis=-1)
+
+        inputs = layers.Input((16, 16, 1))
+        outputs = layers.Conv2D(filters=5, kernel_size=1)(inputs)
+    """)
+    results = probe_named(path, None, pool)
+    assert results["channel_4"].verdict == "refuted"
+    assert dict(results["channel_4"].input_shapes)["y_pred"] == "(None, 16, 16, 5)"
+    assert "from the model: `Conv2D(5, ...)`" in results["channel_4"].evidence
+    # Not the model's shape: the default (None, 4) is tried after it, and wins.
+    assert results["vector_only"].verdict == "refuted"
+    assert dict(results["vector_only"].input_shapes)["y_pred"] == "(None, 4)"
+    assert "from the model" not in results["vector_only"].evidence

@@ -1,0 +1,444 @@
+"""`losslint check` in groups of files: cached, and spread over processes.
+
+The analysis is cross-file (a loss compiled in train.py may be defined in losses.py), but a
+file only ever sees the files it names: name resolution (`Project.find_module`) looks up
+module names built from the file's own imports and attribute names, and from its package.
+So the files the prefilter keeps are split into *groups*: two files share a group when one
+mentions, as a word anywhere in its source, the last part of the other's module name (a
+superset of what resolution can reach: a longer word list only makes groups bigger). Each
+group is analysed as a project of its own and gives the same findings it gives inside the
+whole project, with one exception the finder has by design: names, not resolutions, decide
+whether a `(y_true, y_pred)` function is used as a metric or a helper anywhere in the scan
+(`Finder.metric_names`, `not_loss_uses`). That part is done in two steps:
+
+  1. facts:    each group's contribution to those names (and the names of its weak loss
+               candidates, and what each of its functions calls);
+  2. findings: each group analysed with the union of every group's contribution.
+
+The cache (losslint/cache.py) keeps both per group, keyed by the group's files (path, module
+name, content hash), the settings and the linter; the findings are also keyed by which of
+the group's weak candidates the rest of the run excludes. A re-run over an unchanged tree
+parses nothing; after an edit, only the edited file's group is parsed again, plus any group
+whose candidates the edit newly excludes or re-admits.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from losslint import cache as cachelib
+from losslint.discovery import discover
+from losslint.ftypes import FileError, Finding, Report, Settings
+from losslint.prefilter import may_matter
+
+SKIP_CHUNK = 200  # skipped files per task
+GROUP_CHUNK = 40  # files to parse per task (several groups may share one)
+
+
+@dataclass
+class _File:
+    path: Path
+    display: str
+    data: bytes
+    hash: str
+    name: str = ""
+    is_package: bool = False
+
+
+# --------------------------------------------------------------------------------------------
+# What runs in a worker (or in this process): parse, index, find, analyse
+
+
+class WorkerState:
+    """The projects of the groups this process parsed, kept between `facts` and `findings`."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.groups: dict[int, tuple] = {}
+
+    def handle(self, kind: str, payload) -> tuple[object, int]:
+        """(result, number of files handled)."""
+        if kind == "skipped":
+            return [_skipped_rows(Path(p), d, data) for p, d, data in payload], len(payload)
+        if kind == "facts":
+            out = []
+            for gid, members in payload:
+                out.append((gid, self._facts(gid, members)))
+            return out, sum(len(m) for _, m in payload)
+        if kind == "findings":
+            names, groups = payload
+            out = []
+            for gid, members in groups:
+                out.append((gid, self._findings(gid, members, names)))
+            return out, sum(len(m) for _, m in groups)
+        raise ValueError(kind)
+
+    def _load(self, gid: int, members) -> tuple:
+        if gid not in self.groups:
+            from losslint import api
+            from losslint.project import Project
+
+            project = Project()
+            file_findings: list[Finding] = []
+            for path, display, data in members:
+                file_findings += api._load(project, Path(path), display, data)
+            on_disk = {display: Path(path) for path, display, _ in members}
+            self.groups[gid] = (project, file_findings, on_disk)
+        return self.groups[gid]
+
+    def _facts(self, gid: int, members) -> dict:
+        project, _, _ = self._load(gid, members)
+        finder = _GroupFinder(project)
+        finder.find()
+        calls: dict[str, set[str]] = {}
+        for function in project.functions():
+            calls.setdefault(function.name, set()).update(function.called_names)
+        return {
+            "metric": sorted(finder.metric_names),
+            "notloss": sorted(finder.not_loss_uses),
+            "strategy": sorted(finder.strategy_targets),
+            "weak": sorted(finder.weak_names),
+            "calls": {name: sorted(called) for name, called in calls.items() if called},
+        }
+
+    def _findings(self, gid: int, members, names: tuple[frozenset, frozenset]) -> list[list]:
+        from losslint import api
+        from losslint.analysis import analyse, to_finding
+
+        project, file_findings, on_disk = self._load(gid, members)
+        finder = _GroupFinder(project, names)
+        findings = list(file_findings)
+        findings += [to_finding(*result) for result in analyse(project, self.settings, finder=finder)]
+        kept = api._finish(findings, project, self.settings, on_disk)
+        del self.groups[gid]  # done with its trees
+        return [cachelib.finding_to_json(f) for f in kept]
+
+
+def _group_finder_class():
+    from losslint.finder import Finder
+
+    class GroupFinder(Finder):
+        """The finder of one group: remembers its weak candidates' names and the
+        `strategy.run` targets, and excludes by the whole run's names when given them."""
+
+        def __init__(self, project, names: tuple[frozenset, frozenset] | None = None) -> None:
+            super().__init__(project)
+            self.names = names
+            self.weak_names: set[str] = set()
+
+        @property
+        def strategy_targets(self) -> set[str]:
+            return self._strategy
+
+        def find(self):
+            self._strategy: set[str] = set()
+            return super().find()
+
+        def _site(self, site, add, weak, strategy_targets):
+            super()._site(site, add, weak, strategy_targets)
+            self._strategy |= strategy_targets
+
+        def _excluded(self, fn) -> bool:
+            self.weak_names.add(fn.name)
+            if self.names is not None and (fn.name in self.names[0] or fn.name in self.names[1]):
+                return True
+            return super()._excluded(fn)
+
+    return GroupFinder
+
+
+_GROUP_FINDER = None
+
+
+def _GroupFinder(project, names=None):
+    global _GROUP_FINDER
+    if _GROUP_FINDER is None:
+        _GROUP_FINDER = _group_finder_class()
+    return _GROUP_FINDER(project, names)
+
+
+def _skipped_rows(path: Path, display: str, data: bytes) -> list[list]:
+    from losslint import api
+
+    return [cachelib.finding_to_json(f) for f in api._check_skipped(path, display, data)]
+
+
+# --------------------------------------------------------------------------------------------
+# Groups
+
+
+_WORD = re.compile(r"\w+")
+
+
+def _words(file: _File) -> set[str]:
+    """Every word of the file's code (a superset of the names it can import or reach)."""
+    if file.path.suffix == ".ipynb":
+        try:
+            strings: list[str] = []
+            _strings(json.loads(file.data.decode("utf-8-sig")), strings)
+            text = "\n".join(strings)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return set()
+    else:
+        from losslint import api
+
+        try:
+            text = api._decode(file.data)
+        except api._Unreadable:
+            return set()
+    words = set(_WORD.findall(text))
+    words.update(file.name.split("."))  # relative imports name the file's own packages
+    return words
+
+
+def _strings(value, out: list[str]) -> None:
+    if isinstance(value, str):
+        out.append(value)
+    elif isinstance(value, list):
+        for item in value:
+            _strings(item, out)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _strings(item, out)
+
+
+def groups_of(files: Sequence[_File]) -> list[list[int]]:
+    """Indices of `files` in groups; each group and the list in the files' order."""
+    parent = list(range(len(files)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    by_stem: dict[str, list[int]] = {}
+    for i, file in enumerate(files):
+        by_stem.setdefault(file.name.rsplit(".", 1)[-1], []).append(i)
+    for i, file in enumerate(files):
+        for word in _words(file) & by_stem.keys():
+            for j in by_stem[word]:
+                a, b = root(i), root(j)
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(files)):
+        groups.setdefault(root(i), []).append(i)
+    return sorted(groups.values(), key=lambda g: g[0])
+
+
+# --------------------------------------------------------------------------------------------
+# The run
+
+
+def check(paths: Sequence[str], settings: Settings, *, cache_dir: str | None = None,
+          jobs: int | None = None, progress: Callable[[int, int], None] | None = None) -> Report:
+    """`api.check_paths` with a cache in `cache_dir` (None: no cache) and `jobs` processes
+    (None or 0: one per CPU for large runs). `progress(done, total)` is told how many files
+    are done."""
+    from losslint import api, parallel
+
+    sources, errors = discover(
+        paths,
+        respect_gitignore=settings.respect_gitignore,
+        exclude_groups=api._exclude_groups(settings),
+        force_exclude=settings.force_exclude,
+    )
+    report = Report(errors=list(errors))
+    store = cachelib.Cache(cache_dir) if cache_dir else None
+    fingerprint = cachelib.fingerprint()
+    settings_key = repr(settings)
+
+    skipped: list[_File] = []
+    kept: list[_File] = []
+    for source in sources:
+        try:
+            data = source.path.read_bytes()
+        except OSError as exc:
+            report.errors.append(FileError(source.display, exc.strerror or str(exc)))
+            continue
+        report.files_scanned += 1
+        report.paths_scanned.append(source.display)
+        file = _File(source.path, source.display, data, cachelib.content_hash(data))
+        (kept if may_matter(data, source.path) else skipped).append(file)
+    total = len(skipped) + len(kept)
+    done = [0]
+
+    def advance(n: int) -> None:
+        done[0] += n
+        if progress is not None:
+            progress(min(done[0], total), total)
+
+    # -- files the prefilter skipped: do they parse? ---------------------------------------
+    skipped_rows: dict[int, list] = {}
+    unchecked = []
+    for i, file in enumerate(skipped):
+        key = f"{file.hash}{file.path.suffix}"
+        rows = store.get("skipped", key) if store else None
+        if _valid_rows(rows, with_path=False):
+            skipped_rows[i] = [[file.display, *row] for row in rows]
+        else:
+            unchecked.append(i)
+    advance(len(skipped) - len(unchecked))
+
+    # -- the kept files, in groups ---------------------------------------------------------
+    for file in kept:
+        if file.path.suffix == ".ipynb":
+            file.name, file.is_package = file.path.stem, False
+        else:
+            file.name, file.is_package = _module_name(file.path)
+    layout_key = cachelib.digest([fingerprint, [(f.display, str(f.path), f.name, f.hash) for f in kept]])
+    groups = store.get("components", layout_key) if store else None
+    if not _valid_groups(groups, len(kept)):
+        groups = groups_of(kept)
+        if store:
+            store.put("components", layout_key, groups)
+    group_keys = [cachelib.digest([fingerprint, settings_key,
+                                   [(kept[i].display, str(kept[i].path), kept[i].name, kept[i].is_package,
+                                     kept[i].hash) for i in group]]) for group in groups]
+    facts: dict[int, dict] = {}
+    for gid, key in enumerate(group_keys):
+        value = store.get("facts", key) if store else None
+        if _valid_facts(value):
+            facts[gid] = value
+    to_parse = sum(len(groups[g]) for g in range(len(groups)) if g not in facts)
+
+    jobs_used = parallel.choose_jobs(jobs, to_parse + len(unchecked) // 10)
+    runner = parallel.make_runner(settings, jobs_used)
+    try:
+        # Skipped files: syntax only.
+        tasks = []
+        for start in range(0, len(unchecked), SKIP_CHUNK):
+            chunk = unchecked[start:start + SKIP_CHUNK]
+            tasks.append((len(tasks), [(str(skipped[i].path), skipped[i].display, skipped[i].data)
+                                       for i in chunk]))
+        for start, chunk_rows in zip(range(0, len(unchecked), SKIP_CHUNK), runner.run("skipped", tasks, advance)):
+            for i, rows in zip(unchecked[start:start + SKIP_CHUNK], chunk_rows):
+                skipped_rows[i] = rows
+                if store:
+                    store.put("skipped", f"{skipped[i].hash}{skipped[i].path.suffix}", [row[1:] for row in rows])
+
+        # Groups: facts where not cached, then findings where not cached.
+        owner: dict[int, int] = {}
+        loads = [0] * runner.workers
+        missing = [g for g in range(len(groups)) if g not in facts]
+        fact_tasks = _group_tasks(missing, groups, kept, owner, loads)
+        for task_result in runner.run("facts", fact_tasks, advance):
+            for gid, value in task_result:
+                facts[gid] = value
+                if store:
+                    store.put("facts", group_keys[gid], value)
+        names = _run_names(facts.values())
+        results: dict[int, list] = {}
+        pending = []
+        finding_keys = {}
+        for gid in range(len(groups)):
+            excluded = sorted(w for w in facts[gid]["weak"] if w in names[0] or w in names[1])
+            finding_keys[gid] = cachelib.digest([group_keys[gid], excluded])
+            value = store.get("findings", finding_keys[gid]) if store else None
+            if _valid_rows(value):
+                results[gid] = value
+                if gid not in missing:
+                    advance(len(groups[gid]))
+            else:
+                pending.append(gid)
+        finding_tasks = [(worker, (names, payload)) for worker, payload in
+                         _group_tasks(pending, groups, kept, owner, loads, reuse=True)]
+        for task_result in runner.run("findings", finding_tasks):
+            for gid, rows in task_result:
+                results[gid] = rows
+                if store:
+                    store.put("findings", finding_keys[gid], rows)
+        advance(sum(len(groups[g]) for g in pending if g not in missing))
+    finally:
+        runner.close()
+
+    findings: list[Finding] = []
+    on_disk = {f.display: f.path for f in skipped}
+    skipped_findings = [cachelib.finding_from_json(row) for i in sorted(skipped_rows) for row in skipped_rows[i]]
+    from losslint.project import Project
+
+    findings += api._finish(skipped_findings, Project(), settings, on_disk)
+    for gid in range(len(groups)):
+        findings += [cachelib.finding_from_json(row) for row in results[gid]]
+    report.findings = sorted(findings, key=Finding.sort_key)
+    if store:
+        store.save()
+    return report
+
+
+def _module_name(path: Path) -> tuple[str, bool]:
+    from losslint.project import module_name_for
+
+    return module_name_for(path) if path.exists() else (path.stem, False)
+
+
+def _group_tasks(gids: Sequence[int], groups: list[list[int]], kept: list[_File], owner: dict[int, int],
+                 loads: list[int], reuse: bool = False) -> list[tuple[int, list]]:
+    """Tasks of about GROUP_CHUNK files; a group goes to the worker that parsed it, else to
+    the least loaded one (by bytes)."""
+    per_worker: dict[int, list] = {}
+    tasks: list[tuple[int, list]] = []
+    sizes: dict[int, int] = {}
+    for gid in gids:
+        size = sum(len(kept[i].data) for i in groups[gid])
+        if reuse and gid in owner:
+            worker = owner[gid]
+        else:
+            worker = min(range(len(loads)), key=lambda w: loads[w])
+            owner[gid] = worker
+        loads[worker] += size
+        members = [(str(kept[i].path), kept[i].display, kept[i].data) for i in groups[gid]]
+        per_worker.setdefault(worker, []).append((gid, members))
+        sizes[worker] = sizes.get(worker, 0) + len(members)
+        if sizes[worker] >= GROUP_CHUNK:
+            tasks.append((worker, per_worker.pop(worker)))
+            sizes[worker] = 0
+    for worker, payload in sorted(per_worker.items()):
+        tasks.append((worker, payload))
+    return tasks
+
+
+def _run_names(all_facts) -> tuple[frozenset, frozenset]:
+    """The whole run's metric names and not-a-loss uses, as one `Finder` would have them."""
+    all_facts = list(all_facts)
+    metric: set[str] = set()
+    not_loss: set[str] = set()
+    strategy: set[str] = set()
+    for facts in all_facts:
+        metric.update(facts["metric"])
+        not_loss.update(facts["notloss"])
+        strategy.update(facts["strategy"])
+    for facts in all_facts:  # `strategy.run(fn)` in one group, `def fn` in another
+        for name in strategy:
+            not_loss.update(facts["calls"].get(name, ()))
+    return frozenset(metric), frozenset(not_loss)
+
+
+def _valid_groups(groups, count: int) -> bool:
+    if not isinstance(groups, list) or not all(isinstance(g, list) and g for g in groups):
+        return False
+    flat = [i for g in groups for i in g]
+    return sorted(flat) == list(range(count)) if all(isinstance(i, int) for i in flat) else False
+
+
+def _valid_facts(value) -> bool:
+    return (isinstance(value, dict)
+            and all(isinstance(value.get(k), list) for k in ("metric", "notloss", "strategy", "weak"))
+            and isinstance(value.get("calls"), dict)
+            and all(isinstance(v, list) for v in value["calls"].values()))
+
+
+def _valid_rows(rows, with_path: bool = True) -> bool:
+    if not isinstance(rows, list):
+        return False
+    try:
+        for row in rows:
+            cachelib.finding_from_json(row if with_path else ["", *row])
+    except (TypeError, ValueError):
+        return False
+    return True

@@ -1,0 +1,261 @@
+"""The cache (losslint/cache.py), the grouped analysis (losslint/incremental.py), worker
+processes (losslint/parallel.py) and the progress bar (losslint/progress.py).
+
+The grouped analysis must give exactly what one whole-project analysis gives
+(`api.scan_paths`); the cache must give what a cold run gives, and notice every change.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from losslint import api, incremental, parallel
+from losslint.cli import main
+from losslint.ftypes import Settings
+from losslint.progress import Progress
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "fixtures"
+
+
+def write(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+PROJECT = {
+    "helpers.py": "import tensorflow as tf\n\ndef agg(x):\n    return tf.reduce_sum(x)\n",
+    "losses.py": "import tensorflow as tf\nfrom helpers import agg\n\ndef pixel_loss(a, b):\n    return agg(a - b)\n",
+    "train.py": ("import tensorflow as tf\nfrom losses import pixel_loss\n\n"
+                 "model = tf.keras.Sequential()\nmodel.compile(optimizer='adam', loss=pixel_loss)\n"),
+    "other.py": ("import tensorflow as tf\n\ndef mse(y_true, y_pred):\n"
+                 "    return tf.reduce_mean(tf.square(y_true - y_pred))\n"),
+    "plain.py": "def add(x, y):\n    return x + y\n",
+}
+
+
+def summary(report):
+    return [(f.path, f.line, f.column, f.code, f.function, f.message) for f in report.findings]
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    root = tmp_path / "proj"
+    write(root, PROJECT)
+    monkeypatch.chdir(tmp_path)
+    return root
+
+
+class CountingLoads:
+    """Counts the files LibCST parses (WorkerState._load) by display path."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.parsed: list[str] = []
+        original = incremental.WorkerState._load
+
+        def load(state, gid, members):
+            if gid not in state.groups:
+                self.parsed += [display for _, display, _ in members]
+            return original(state, gid, members)
+
+        monkeypatch.setattr(incremental.WorkerState, "_load", load)
+
+
+# --- the grouped analysis is the whole-project analysis -------------------------------------
+
+
+@pytest.mark.parametrize("folder", sorted(p.name for p in FIXTURES.iterdir() if p.is_dir()) + ["."])
+def test_grouped_analysis_matches_the_whole_project(folder):
+    target = str(FIXTURES / folder) if folder != "." else str(FIXTURES)
+    whole = api.scan_paths([target], Settings()).report
+    grouped = api.check_paths([target], Settings(), jobs=1)
+    assert grouped.findings == whole.findings
+    assert grouped.paths_scanned == whole.paths_scanned
+    assert grouped.errors == whole.errors
+
+
+def test_worker_processes_give_the_same_report(monkeypatch):
+    monkeypatch.setattr(parallel, "POOL_THRESHOLD", 1)
+    assert parallel.choose_jobs(2, 10) == 2
+    whole = api.scan_paths([str(FIXTURES)], Settings()).report
+    pooled = api.check_paths([str(FIXTURES)], Settings(), jobs=2)
+    assert pooled.findings == whole.findings
+    assert pooled.paths_scanned == whole.paths_scanned
+
+
+def test_a_metric_named_in_an_unrelated_file_still_excludes_a_signature_loss(tmp_path):
+    # The finder decides by name whether a (y_true, y_pred) function is a metric anywhere:
+    # b.py never imports a.py, so they are analysed in separate groups, and the names must
+    # still reach a.py's group.
+    write(tmp_path, {
+        "a.py": "import tensorflow as tf\n\ndef overlap(y_true, y_pred):\n"
+                "    return tf.reduce_mean(y_true * y_pred)\n",
+        "b.py": "import tensorflow as tf\nmodel = tf.keras.Sequential()\n"
+                "model.compile(optimizer='adam', loss='mse', metrics=[overlap])\n",
+    })
+    kept = [incremental._File(tmp_path / n, n, (tmp_path / n).read_bytes(), "", n[:-3]) for n in ("a.py", "b.py")]
+    assert incremental.groups_of(kept) == [[0], [1]]
+    whole = api.scan_paths([str(tmp_path)], Settings()).report
+    assert whole.findings == []
+    assert api.check_paths([str(tmp_path)], Settings(), jobs=1).findings == []
+    # Without the metric use, the loss is reported: the groups really do differ.
+    (tmp_path / "b.py").write_text("x = 1\n")
+    assert [f.function for f in api.check_paths([str(tmp_path)], Settings(), jobs=1).findings] == ["overlap"]
+
+
+# --- the cache --------------------------------------------------------------------------------
+
+
+def test_a_warm_run_gives_the_cold_findings_without_parsing(project, monkeypatch):
+    cache = str(project.parent / "cache")
+    cold = api.check_paths([str(project)], Settings(), cache_dir=cache, jobs=1)
+    assert {f.path.rsplit("/", 1)[-1] for f in cold.findings} == {"helpers.py", "other.py"}
+    loads = CountingLoads(monkeypatch)
+    warm = api.check_paths([str(project)], Settings(), cache_dir=cache, jobs=1)
+    assert summary(warm) == summary(cold)
+    assert warm.paths_scanned == cold.paths_scanned
+    assert loads.parsed == []
+
+
+def test_an_edit_changes_the_findings_of_the_file_and_of_its_dependents(project, monkeypatch):
+    cache = str(project.parent / "cache")
+    api.check_paths([str(project)], Settings(), cache_dir=cache, jobs=1)
+    loads = CountingLoads(monkeypatch)
+    # The helper keeps the batch now: the finding in helpers.py (reached from train.py's
+    # compile through losses.py) goes; other.py's group is not parsed again.
+    (project / "helpers.py").write_text(PROJECT["helpers.py"].replace("reduce_sum(x)", "reduce_sum(x, axis=-1)"))
+    after = api.check_paths([str(project)], Settings(), cache_dir=cache, jobs=1)
+    assert [Path(f.path).name for f in after.findings] == ["other.py"]
+    assert sorted(Path(p).name for p in loads.parsed) == ["helpers.py", "losses.py", "train.py"]
+    # Undo it in the compiling file's dependency instead: train.py stops compiling the loss.
+    (project / "helpers.py").write_text(PROJECT["helpers.py"])
+    again = api.check_paths([str(project)], Settings(), cache_dir=cache, jobs=1)
+    assert [Path(f.path).name for f in again.findings] == ["helpers.py", "other.py"]
+    (project / "train.py").write_text("import tensorflow as tf\nfrom losses import pixel_loss\n")
+    final = api.check_paths([str(project)], Settings(), cache_dir=cache, jobs=1)
+    assert [Path(f.path).name for f in final.findings] == ["other.py"]
+    assert summary(final) == summary(api.scan_paths([str(project)], Settings()).report)
+
+
+def test_settings_are_part_of_the_key(project):
+    cache = str(project.parent / "cache")
+    everything = api.check_paths([str(project)], Settings(), cache_dir=cache, jobs=1)
+    only = api.check_paths([str(project)], Settings(not_losses=("mse",)), cache_dir=cache, jobs=1)
+    assert len(everything.findings) == 2
+    assert [Path(f.path).name for f in only.findings] == ["helpers.py"]
+
+
+def test_a_corrupt_cache_file_is_ignored_and_rewritten(project):
+    cache = project.parent / "cache"
+    cold = api.check_paths([str(project)], Settings(), cache_dir=str(cache), jobs=1)
+    (cache / "v1.json").write_text('{"fingerprint": tru')
+    assert summary(api.check_paths([str(project)], Settings(), cache_dir=str(cache), jobs=1)) == summary(cold)
+    json.loads((cache / "v1.json").read_text())  # valid again
+    # Entries of the wrong shape under the right fingerprint are misses too.
+    data = json.loads((cache / "v1.json").read_text())
+    for section in ("skipped", "components", "facts", "findings"):
+        data[section] = {key: "garbage" for key in data[section]}
+    (cache / "v1.json").write_text(json.dumps(data))
+    assert summary(api.check_paths([str(project)], Settings(), cache_dir=str(cache), jobs=1)) == summary(cold)
+
+
+def test_two_concurrent_runs_share_a_cache_folder(project):
+    cache = project.parent / "shared"
+    command = [sys.executable, "-m", "losslint", "check", "--format", "json", "--cache-dir", str(cache),
+               str(project)]
+    expected = subprocess.run([*command[:-3], "--no-cache", str(project)], capture_output=True, text=True,
+                              cwd=project.parent)
+    for _ in range(2):  # cold, then warm, each time two at once
+        runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 cwd=project.parent) for _ in range(2)]
+        for run in runs:
+            out, err = run.communicate(timeout=120)
+            assert run.returncode == 1, err
+            assert json.loads(out) == json.loads(expected.stdout)
+    json.loads((cache / "v1.json").read_text())
+    assert (cache / ".gitignore").read_text().strip().endswith("*")
+
+
+def test_the_cli_caches_in_the_working_directory_unless_told_otherwise(project, monkeypatch, capsys):
+    monkeypatch.delenv("LOSSLINT_CACHE_DIR", raising=False)
+    assert main(["check", "-q", str(project)]) == 1
+    assert (project.parent / ".losslint_cache" / "v1.json").is_file()
+    monkeypatch.setenv("LOSSLINT_CACHE_DIR", str(project.parent / "env-cache"))
+    assert main(["check", "-q", str(project)]) == 1
+    assert (project.parent / "env-cache" / "v1.json").is_file()
+    assert main(["check", "-q", "--no-cache", "--cache-dir", str(project.parent / "never"), str(project)]) == 1
+    assert not (project.parent / "never").exists()
+    # The cache folder is never scanned, even when it sits inside the checked tree.
+    assert main(["check", "--format", "json", "--cache-dir", str(project / ".losslint_cache"), str(project)]) == 1
+    capsys.readouterr()
+    assert main(["check", "--format", "json", "--no-cache", str(project)]) == 1
+    paths = {f["path"] for f in json.loads(capsys.readouterr().out)}
+    assert not any(".losslint_cache" in p for p in paths)
+
+
+# --- processes and progress -------------------------------------------------------------------
+
+
+def test_no_pool_for_small_runs_nor_inside_a_worker(monkeypatch):
+    assert parallel.choose_jobs(None, parallel.POOL_THRESHOLD - 1) == 1
+    assert parallel.choose_jobs(1, 10_000) == 1
+    monkeypatch.setattr(parallel, "_IN_WORKER", True)
+    assert parallel.choose_jobs(8, 10_000) == 1
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_progress_bar_draws_on_a_terminal_and_erases_itself():
+    assert Progress.for_stream(io.StringIO()) is None  # a file or a pipe: silent
+    terminal = FakeTerminal()
+    bar = Progress.for_stream(terminal, min_files=10)
+    assert bar is not None
+    bar(0, 5)  # a short run: nothing
+    assert terminal.getvalue() == ""
+    bar(3, 20)
+    bar(20, 20)
+    assert "20/20 files" in terminal.getvalue()
+    bar.close()
+    assert terminal.getvalue().endswith("\r")
+    assert terminal.getvalue().rsplit("\r", 2)[-2].strip() == ""
+
+
+def test_progress_is_reported_for_every_file(project):
+    seen = []
+    api.check_paths([str(project)], Settings(), jobs=1, progress=lambda done, total: seen.append((done, total)))
+    assert seen and seen[-1] == (5, 5)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+def test_the_cli_is_silent_on_stderr_when_it_is_not_a_terminal(project, monkeypatch, capsys):
+    import losslint.progress
+
+    monkeypatch.setattr(losslint.progress, "MIN_FILES", 1)
+    assert main(["check", "-q", "--no-cache", str(project)]) == 1
+    assert capsys.readouterr().err == ""
+
+
+def test_the_cli_passes_jobs_and_the_cache_folder_on(project, monkeypatch, capsys):
+    seen = {}
+    original = incremental.check
+
+    def spy(paths, settings, **options):
+        seen.update(options)
+        return original(paths, settings, **options)
+
+    monkeypatch.setattr(incremental, "check", spy)
+    assert main(["check", "-q", "--jobs", "1", "--cache-dir", str(project.parent / "c"), str(project)]) == 1
+    assert seen["jobs"] == 1 and seen["cache_dir"] == str(project.parent / "c")
+    assert main(["check", "-q", "--no-cache", str(project)]) == 1
+    assert seen["jobs"] is None and seen["cache_dir"] is None
