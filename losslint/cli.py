@@ -387,6 +387,10 @@ def check(
         return EXIT_OK
     settings: Settings = resolved.settings
     # --- the traced shape probe (--probe) ------------------------------------------------
+    if not _given("probe_shape") and settings.probe_shapes:
+        probe_options["probe_shape"] = settings.probe_shapes  # from the configuration file
+    if not _given("probe_timeout"):
+        probe_options["probe_timeout"] = settings.probe_timeout
     probe_setup = _probe_setup(probe_options)
     if isinstance(probe_setup, int):
         return probe_setup
@@ -494,7 +498,7 @@ def _probe_setup(options: dict):
     """None (no probe), an exit status (bad use, no TensorFlow), or (ProbeOptions,
     drop_refuted, scope) with scope "flagged" (`--probe`) or "all" (`--probe=all`)."""
     if not options.get("probe"):
-        for name in ("probe_shape", "drop_refuted", "legacy_keras"):
+        for name in ("drop_refuted", "legacy_keras"):  # probe shapes may come from configuration
             if options.get(name):
                 return error(f"--{name.replace('_', '-')} needs --probe")
         return None

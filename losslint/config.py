@@ -120,6 +120,20 @@ def _names(pattern: re.Pattern[str], what: str) -> Callable[[object], tuple[str,
     return convert
 
 
+def _probe_shapes(value: object) -> tuple[str, ...]:
+    from losslint.probe import parse_shapes  # pure parsing: TensorFlow is not imported
+
+    shapes = _strings(value, "a list of shapes like 'y_pred=(None, 64, 64, 1)'")
+    parse_shapes(shapes)  # raises ValueError with a readable message
+    return shapes
+
+
+def _seconds(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0.1:
+        raise TypeError("a number of seconds, at least 0.1")
+    return float(value)
+
+
 KEYS: tuple[Key, ...] = (
     Key("select", "select", _codes),
     Key("ignore", "ignore", _codes),
@@ -129,6 +143,8 @@ KEYS: tuple[Key, ...] = (
     Key("respect-gitignore", "respect_gitignore", _boolean),
     Key("keeps-batch", "keeps_batch", _names(_DOTTED, "dotted names")),
     Key("not-losses", "not_losses", _names(_DOTTED_GLOB, "dotted names")),
+    Key("probe-shapes", "probe_shapes", _probe_shapes),
+    Key("probe-timeout", "probe_timeout", _seconds),
 )
 KEYS_BY_NAME = {key.name: key for key in KEYS}
 KEYS_BY_FIELD = {key.field: key for key in KEYS}
@@ -298,6 +314,8 @@ def _toml_value(key: Key, value: object) -> str:
         return '["ALL"]'
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
     if key.name == "per-file-ignores":
         items = ", ".join(f"{_quote(pattern)} = {_toml_list(codes)}" for pattern, codes in value)
         return "{ " + items + " }" if items else "{}"

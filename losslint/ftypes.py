@@ -149,3 +149,7 @@ class Settings:
     # Functions that are never losses whatever their signature: qualified or simple names,
     # `*` globs allowed (`mypkg.metrics.*`).
     not_losses: tuple[str, ...] = ()
+    # The probe (`--probe`): input shapes to try first (`y_pred=(None, 64, 64, 1)`, as
+    # `--probe-shape` takes them) and the time limit per loss, in seconds.
+    probe_shapes: tuple[str, ...] = ()
+    probe_timeout: float = 20.0

@@ -284,3 +284,24 @@ def test_the_readme_example_configuration_loads_and_every_key_is_documented(tmp_
     assert set(loaded.values) == {key.field for key in config.KEYS}
     for key in config.KEYS:
         assert f"| `{key.name}` |" in section, key.name
+
+
+def test_probe_shapes_and_timeout_are_read_and_checked(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "losslint.toml", 'probe-shapes = ["y_pred=(None, 64, 64, 1)"]\nprobe-timeout = 5\n')
+    resolved = config.resolve(["."], {})
+    assert resolved.settings.probe_shapes == ("y_pred=(None, 64, 64, 1)",)
+    assert resolved.settings.probe_timeout == 5.0
+    assert main(["config"]) == 0
+    out = capsys.readouterr().out
+    assert "probe-timeout     = 5.0" in out and "losslint.toml" in out
+
+    write(tmp_path / "losslint.toml", 'probe-shapes = ["y_pred=(None, 0)"]\n')
+    assert main(["check", "."]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("losslint: error: losslint.toml:") and "probe-shapes" in err
+    assert len(err.splitlines()) == 1
+
+    write(tmp_path / "losslint.toml", "probe-timeout = 0\n")
+    assert main(["check", "."]) == 2
+    assert "probe-timeout" in capsys.readouterr().err

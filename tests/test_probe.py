@@ -619,3 +619,19 @@ def test_inferred_shapes_go_first_and_the_defaults_still_follow(tmp_path, pool):
     assert results["vector_only"].verdict == "refuted"
     assert dict(results["vector_only"].input_shapes)["y_pred"] == "(None, 4)"
     assert "from the model" not in results["vector_only"].evidence
+
+
+def test_probe_shapes_from_the_configuration_file_are_used(tmp_path, monkeypatch, capsys):
+    # No model in the file, so only the configured shape lets y_pred[:, 9] trace.
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "losses.py", """
+        import tensorflow as tf
+
+        def last_class_loss(y_true, y_pred):
+            return tf.reduce_mean(tf.square(y_true[:, 9] - y_pred[:, 9]))
+    """)
+    write(tmp_path, "losslint.toml", 'probe-shapes = ["y_pred=(None, 12)"]\nprobe-timeout = 60\n')
+    assert main(["check", "--probe", "--format", "json", "losses.py"]) == 1
+    (finding,) = json.loads(capsys.readouterr().out)
+    assert finding["probe"]["verdict"] == "confirmed"
+    assert finding["probe"]["input_shapes"]["y_pred"] == "(None, 12)"
