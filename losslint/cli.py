@@ -220,6 +220,88 @@ def _probe_options(command):
     return command
 
 
+# --- automatic fixes: check's --fix, --diff, --unsafe-fixes (losslint/fix.py) --------------
+
+FIX_FLAGS = ("fix", "show_diff", "unsafe_fixes", "exit_non_zero_on_fix")
+
+
+def _fix_options(command):
+    """`check`'s options for automatic fixes."""
+    options = [
+        click.option("--fix", is_flag=True,
+                     help="Fix what can be fixed safely (LL101 means without axis, LL103 loss objects "
+                     "built in the loss) and write the files; report what remains."),
+        click.option("--diff", "show_diff", is_flag=True,
+                     help="Print the fixes as a unified diff and write nothing (exit 1 when a file "
+                     "would change)."),
+        click.option("--unsafe-fixes", is_flag=True,
+                     help="With --fix or --diff: also make the unsafe fixes (sums without axis, "
+                     "means used non-linearly), which change the loss's value or scale."),
+        click.option("--exit-non-zero-on-fix", is_flag=True,
+                     help="With --fix: exit 1 when files were changed, even if no problem remains."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _run_fix(paths: list[str], settings: Settings, flags: dict, probe: object, output_format: str,
+             quiet: bool, exit_zero: bool, output_file: str | None, statistics: bool) -> int:
+    from losslint import fix as fixer
+
+    if not (flags["fix"] or flags["show_diff"]):
+        return error("--unsafe-fixes and --exit-non-zero-on-fix need --fix or --diff")
+    if probe:
+        return error("--fix and --diff cannot be combined with --probe")
+    unsafe = bool(flags["unsafe_fixes"])
+    run = fixer.fix_paths(paths, settings, unsafe=unsafe, write=not flags["show_diff"])
+    for file_error in run.report.errors:
+        error(f"{file_error.path}: {file_error.message}")
+    if flags["show_diff"]:
+        diff = run.diff()
+        if diff:
+            click.echo(diff, nl=False)
+        remaining = len(run.report.findings)
+        click.echo(f"{fixer.summary(run, unsafe, dry=True)[:-1]}; {remaining} "
+                   f"problem{'s' if remaining != 1 else ''} would remain.", err=True)
+        if run.report.errors:
+            return EXIT_ERROR
+        return EXIT_FINDINGS if run.fixed else EXIT_OK
+    to_stdout = output_format == "text" and output_file is None and not statistics
+    lines = [] if quiet else [
+        f"{a.finding.path}:{a.finding.line}:{a.finding.column}: {a.finding.code} fixed "
+        f"({a.safety}): {a.description}" for a in run.applied]
+    color = output_file is None and _stdout_is_terminal() and not os.environ.get("NO_COLOR")
+    if statistics:
+        text = render_statistics(run.report, "json" if output_format == "json" else "text")
+    else:
+        text = render(run.report, output_format, quiet=quiet, color=color)
+    summary = fixer.summary(run, unsafe)
+    if to_stdout:
+        parts = ["\n".join(lines)] if lines else []
+        if text:
+            parts.append(text)
+        if not quiet:
+            parts.append(summary)
+        click.echo("\n".join(parts), color=color)
+    else:
+        if output_file is not None:
+            try:
+                _write_atomically(output_file, text + "\n" if text else "")
+            except OSError as exc:
+                return error(f"{output_file}: cannot write: {exc.strerror or exc}")
+        elif text:
+            click.echo(text, color=color)
+        for line in lines:
+            click.echo(line, err=True)
+        if not quiet:
+            click.echo(summary, err=True)
+    status = _exit_status(run.report, exit_zero)
+    if status == EXIT_OK and flags["exit_non_zero_on_fix"] and run.fixed:
+        return EXIT_FINDINGS
+    return status
+
+
 PROBE_SCOPES = ("flagged", "all")
 
 
@@ -310,6 +392,7 @@ def _bare_probe(command: click.Command, args: list[str]) -> list[str]:
 @_report_options
 @_performance_options
 @_probe_options
+@_fix_options
 def check(
     paths: tuple[str, ...],
     select: tuple[str, ...],
@@ -386,6 +469,10 @@ def check(
         click.echo(configuration.render_settings(resolved))
         return EXIT_OK
     settings: Settings = resolved.settings
+    fix_flags = {name: probe_options.pop(name, False) for name in FIX_FLAGS}
+    if any(fix_flags.values()):
+        return _run_fix(list(paths) or ["."], settings, fix_flags, probe_options.get("probe"),
+                        output_format, quiet, exit_zero, output_file, statistics)
     # --- the traced shape probe (--probe) ------------------------------------------------
     if not _given("probe_shape") and settings.probe_shapes:
         probe_options["probe_shape"] = settings.probe_shapes  # from the configuration file
@@ -432,7 +519,8 @@ def _write_atomically(path: str, text: str) -> None:
     reader (a CI upload step) never sees a half-written report."""
     folder = os.path.dirname(os.path.abspath(path))
     handle = tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=folder, prefix=".losslint-", suffix=".tmp", delete=False
+        "w", encoding="utf-8", errors="surrogateescape",  # a non-UTF-8 file name's own bytes
+        dir=folder, prefix=".losslint-", suffix=".tmp", delete=False,
     )
     try:
         with handle:

@@ -1,0 +1,632 @@
+"""Automatic fixes: `losslint check --fix`, `--diff` and `--unsafe-fixes`.
+
+    fix_paths(paths, settings, unsafe=False, write=True) -> FixRun
+
+A run analyses the files, turns the findings it can fix into edits of their LibCST trees,
+applies them, and analyses the edited sources again (a fix may uncover the next finding, as
+in ruff), for at most `MAX_ROUNDS` rounds. Only the edited call nodes change: every other
+byte of a file, its encoding, its line endings and its mode are kept.
+
+What is fixed (only findings that are reported: selected, not suppressed):
+
+- LL101 on a mean (`tf.reduce_mean`, `tf.math.reduce_mean`, `K.mean`, `keras.ops.mean`,
+  `tf.experimental.numpy.mean`) with no axis, or `axis=None`, of a tensor that still has its
+  batch axis first and is not known to be one number per sample: `axis=-1` is added (safe:
+  Keras's mean over the per-sample values is the old scalar);
+- LL103 on a Keras loss object built in the loss itself, inline (`BinaryCrossentropy()(y, p)`)
+  or as a variable assigned once in the same function: `reduction="none"` is added to the
+  constructor (safe: Keras 3 and tf_keras both accept it, and Keras averages what it returns);
+- LL101 on a sum (`tf.reduce_sum`, `K.sum`, `keras.ops.sum`, `tf.experimental.numpy.sum`)
+  with no axis: `axis=-1` (unsafe, `--unsafe-fixes` only: the loss's scale changes).
+
+Everything else has no fix. Notebooks are not fixed.
+"""
+
+from __future__ import annotations
+
+import codecs
+import difflib
+import io
+import os
+import stat
+import tempfile
+import tokenize
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import libcst as cst
+
+from losslint import catalogue
+from losslint.analysis import analyse, matches_names, reported_origins, to_finding
+from losslint.api import _Unreadable, _check_skipped, _decode, _exclude_groups, _finish, _load
+from losslint.discovery import discover
+from losslint.evaluate import Evaluator, Kind, LossObject, Origin, Value
+from losslint.finder import Finder, LossTarget
+from losslint.ftypes import Finding, Report, Settings, SourceFile
+from losslint.prefilter import may_matter
+from losslint.project import AssignBinding, ModuleInfo, Project
+from losslint.suppression import Suppressions
+
+MAX_ROUNDS = 5
+
+SAFE_FAMILIES = frozenset({"mean"})
+UNSAFE_FAMILIES = frozenset({"sum"})
+
+# Calls whose result has lost axes the evaluator does not see (a per-sample loss function
+# reduces the last axis; a boolean mask flattens): a mean of their result with `axis=-1` may
+# reduce the batch. Their results count as "maybe one number per sample" here.
+_AXIS_LOSING = frozenset({
+    "keras.backend.categorical_crossentropy", "keras.backend.sparse_categorical_crossentropy",
+    "keras.ops.categorical_crossentropy", "keras.ops.sparse_categorical_crossentropy",
+    "keras.ops.binary_crossentropy",
+    "tensorflow.nn.softmax_cross_entropy_with_logits", "tensorflow.nn.softmax_cross_entropy_with_logits_v2",
+    "tensorflow.nn.sparse_softmax_cross_entropy_with_logits",
+    "tensorflow.boolean_mask", "tensorflow.gather_nd", "tensorflow.unique", "tensorflow.dynamic_partition",
+    "tensorflow.squeeze", "keras.backend.squeeze", "keras.ops.squeeze", "tensorflow.linalg.diag_part",
+})
+_PER_SAMPLE_FUNCTION_NAMESPACES = ("keras.losses.", "tensorflow.losses.", "keras.metrics.")
+
+
+def _loses_axes(qualified: str) -> bool:
+    if qualified in _AXIS_LOSING:
+        return True
+    for namespace in _PER_SAMPLE_FUNCTION_NAMESPACES:
+        if qualified.startswith(namespace):
+            rest = qualified[len(namespace):]
+            return "." not in rest and rest[:1].islower()
+    return False
+
+
+# --------------------------------------------------------------------------------------------
+# The evaluator, recording what each reduction reduced
+
+
+class _RecordingEvaluator(Evaluator):
+    """The evaluator, remembering for each reduction call the tensors it was given.
+
+    It is also more cautious than the linter's about ranks (it only decides fixes, never
+    findings): a value that went through a reduction with an axis, a per-sample loss function
+    or a `reduction="none"` loss object may be one number per sample, so it gets rank 1 and a
+    later mean of it is not given `axis=-1`.
+    """
+
+    def __init__(self, project: Project, keeps_batch: tuple[str, ...] = ()) -> None:
+        super().__init__(project, keeps_batch=keeps_batch)
+        self.inputs: dict[int, list[tuple[catalogue.Reduction, Value]]] = {}
+        self._last_args: dict[int, tuple[list[Value], dict[str, Value]]] = {}
+
+    def _args(self, node, frame):
+        result = super()._args(node, frame)
+        self._last_args[id(node)] = result
+        return result
+
+    def _reduction(self, node, reduction, spelled, frame):
+        result = super()._reduction(node, reduction, spelled, frame)
+        positional, keywords = self._last_args.get(id(node), ([], {}))
+        tensor = positional[0] if positional else next(
+            (keywords[k] for k in ("input_tensor", "x", "input", "tensor", "a") if k in keywords), None)
+        if tensor is not None:
+            self.inputs.setdefault(id(node), []).append((reduction, tensor))
+        return _maybe_per_sample(result)
+
+    def _external_call(self, node, qualified, frame):
+        result = super()._external_call(node, qualified, frame)
+        return _maybe_per_sample(result) if _loses_axes(qualified) else result
+
+    def _call_loss_object(self, node, obj: LossObject, frame):
+        result = super()._call_loss_object(node, obj, frame)
+        return _maybe_per_sample(result) if obj.per_sample else result
+
+
+def _maybe_per_sample(value: Value) -> Value:
+    if value.batchy and value.rank is None:
+        return replace(value, rank=1)
+    return value
+
+
+def _analyse(project: Project, settings: Settings, evaluator: Evaluator):
+    """(loss, origin, code, message) as losslint.analysis.analyse, with our evaluator (run for
+    what it records; its results are not reported)."""
+    finder = Finder(project)
+    targets = [t for t in finder.find() if not matches_names(t.function, settings.not_losses)]
+    seen: set[tuple[int, str]] = set()
+    results = []
+    from losslint.analysis import _SIGNATURE_NOTE, _coupling_message
+
+    for target in targets:
+        try:
+            value = evaluator.evaluate_loss(target.function, target.bound_positional, target.bound_keywords)
+        except RecursionError:
+            continue
+        for origin, code in reported_origins(value):
+            key = (id(origin.node), code)
+            if key in seen:
+                continue
+            seen.add(key)
+            message = origin.detail if code != "LL201" else _coupling_message(origin)
+            if origin.function is not None and origin.function is not target.function:
+                message += f" (via `{origin.function.qualname}`)"
+            if target.inferred:
+                message += _SIGNATURE_NOTE
+            results.append((target, origin, code, message))
+    return results
+
+
+# --------------------------------------------------------------------------------------------
+# Plans: which finding gets which fix
+
+
+@dataclass
+class Plan:
+    """What can be done about one reported finding."""
+
+    finding: Finding
+    module: ModuleInfo | None
+    safety: str | None  # "safe", "unsafe", or None: no fix
+    reason: str  # the fix's description, or why there is none
+    node: cst.CSTNode | None = None  # the node the fix replaces
+    transform: Callable[[cst.CSTNode], cst.CSTNode] | None = None
+
+
+def _plan(finding: Finding, origin: Origin | None, project: Project,
+          evaluator: _RecordingEvaluator) -> Plan:
+    if origin is None:
+        return Plan(finding, None, None, "no automatic fix for this rule")
+    module = origin.module
+    if finding.code in ("LL101", "LL103") and module.notebook is not None:
+        return Plan(finding, module, None, "notebooks are not fixed yet")
+    if finding.code == "LL101":
+        return _plan_reduction(finding, origin, evaluator)
+    if finding.code == "LL103":
+        return _plan_loss_object(finding, origin, project)
+    return Plan(finding, module, None, f"no automatic fix for {finding.code}")
+
+
+def _plan_reduction(finding: Finding, origin: Origin, evaluator: _RecordingEvaluator) -> Plan:
+    module, node = origin.module, origin.node
+    records = evaluator.inputs.get(id(node), [])
+    if not isinstance(node, cst.Call):
+        return Plan(finding, module, None, "the reduction was not recognised")
+    if not records:  # the cautious evaluator saw the value collapse earlier
+        return Plan(finding, module, None, "the reduced value may already be one number per sample")
+    reduction = records[0][0]
+    if reduction.family not in SAFE_FAMILIES | UNSAFE_FAMILIES:
+        return Plan(finding, module, None, f"no automatic fix for a `{reduction.family}` reduction")
+    for _, tensor in records:
+        if tensor.kind is not Kind.BATCH:
+            return Plan(finding, module, None, "the reduced value's batch axis is not first (pairwise or flattened)")
+        if tensor.rank == 1:
+            return Plan(finding, module, None, "the reduced value may already be one number per sample")
+    edit = _axis_edit(node, reduction)
+    if edit is None:
+        return Plan(finding, module, None, "the call passes `axis`, `*args` or `**kwargs` in a form not rewritten")
+    spelled = origin.api
+    if reduction.family in SAFE_FAMILIES:
+        outer = _nonlinear_context(node, origin)
+        if outer is None:
+            return Plan(finding, module, "safe", f"added `axis=-1` to `{spelled}`", node, edit)
+        return Plan(finding, module, "unsafe",
+                    f"added `axis=-1` to `{spelled}` (unsafe: the mean is then used in `{outer}`, so the "
+                    "mean of the new per-sample values is not the old value)", node, edit)
+    return Plan(finding, module, "unsafe",
+                f"added `axis=-1` to `{spelled}` (unsafe: the loss becomes a mean of per-sample sums, "
+                "so its scale changes and the learning rate may need retuning)", node, edit)
+
+
+def _parents(module: ModuleInfo) -> dict[int, cst.CSTNode]:
+    cached = _PARENTS.get(id(module))
+    if cached is not None and cached[0] is module.tree:
+        return cached[1]
+    parents: dict[int, cst.CSTNode] = {}
+
+    class _Parents(cst.CSTVisitor):
+        def on_visit(self, node: cst.CSTNode) -> bool:
+            for child in node.children:
+                parents[id(child)] = node
+            return True
+
+    module.tree.visit(_Parents())
+    _PARENTS[id(module)] = (module.tree, parents)
+    return parents
+
+
+_PARENTS: dict[int, tuple[cst.Module, dict[int, cst.CSTNode]]] = {}
+
+
+def _nonlinear_context(node: cst.CSTNode, origin: Origin) -> str | None:
+    """None when the mean reaches its statement (return, assignment, lambda body) only through
+    `+`, `-`, unary minus, and `*` or `/` by a number or a name not computed in the function
+    (a hyper-parameter); else the source of the first other expression around it. Keras's mean
+    of per-sample means is the old scalar only through such linear steps."""
+    parents = _parents(origin.module)
+    function = origin.function
+    tensors: set[str] = set()
+    assigned: set[str] = set()
+    if function is not None:
+        params = [p.name.value for p in function.positional_params()]
+        if function.cls is not None and params:
+            params = params[1:]
+        tensors = set(params[:2])
+        assigned = {name for name, bindings in function.scope.bindings.items()
+                    if any(isinstance(b, AssignBinding) for b in bindings)}
+    child = node
+    while True:
+        parent = parents.get(id(child))
+        if parent is None or isinstance(parent, (cst.Return, cst.Assign, cst.AnnAssign, cst.Lambda,
+                                                 cst.SimpleStatementLine)):
+            return None
+        if isinstance(parent, cst.AugAssign):
+            return None if isinstance(parent.operator, (cst.AddAssign, cst.SubtractAssign)) else _code(parent)
+        if isinstance(parent, cst.UnaryOperation) and isinstance(parent.operator, (cst.Minus, cst.Plus)):
+            child = parent
+            continue
+        if isinstance(parent, cst.BinaryOperation):
+            if isinstance(parent.operator, (cst.Add, cst.Subtract)):
+                child = parent
+                continue
+            other = parent.left if parent.right is child else parent.right
+            if (isinstance(parent.operator, cst.Multiply)
+                    or (isinstance(parent.operator, cst.Divide) and parent.left is child)) \
+                    and _is_constant(other, tensors, assigned):
+                child = parent
+                continue
+        if isinstance(parent, cst.Arg):
+            parent = parents.get(id(parent), parent)
+        return _code(parent)
+
+
+def _is_constant(node: cst.BaseExpression, tensors: set[str], assigned: set[str]) -> bool:
+    if isinstance(node, cst.UnaryOperation):
+        return _is_constant(node.expression, tensors, assigned)
+    if isinstance(node, (cst.Integer, cst.Float)):
+        return True
+    if isinstance(node, cst.Name):
+        return node.value not in tensors and node.value not in assigned
+    if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value == "self":
+        return True  # a hyper-parameter stored on the loss object
+    return False
+
+
+def _code(node: cst.CSTNode) -> str:
+    text = " ".join(cst.Module(body=[]).code_for_node(node).split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _axis_edit(call: cst.Call, reduction: catalogue.Reduction):
+    """A function from the (possibly already edited) call to the call with `axis=-1`."""
+    if any(arg.star for arg in call.args):
+        return None
+    positional = [a for a in call.args if a.keyword is None]
+    axis_keywords = [a for a in call.args if a.keyword is not None and a.keyword.value in ("axis", "reduction_indices")]
+    if len(positional) > reduction.axis_position:
+        slot = positional[reduction.axis_position]
+        if not _is_none(slot.value):
+            return None
+        return lambda updated: _replace_arg_value(updated, call.args.index(slot))
+    if axis_keywords:
+        if len(axis_keywords) > 1 or not _is_none(axis_keywords[0].value):
+            return None
+        return lambda updated: _replace_arg_value(updated, call.args.index(axis_keywords[0]))
+    before = next((i for i, a in enumerate(call.args)
+                   if a.keyword is not None and a.keyword.value in ("keepdims", "keep_dims")), None)
+    new = cst.Arg(keyword=cst.Name("axis"), value=_minus_one(),
+                  equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""),
+                                        whitespace_after=cst.SimpleWhitespace("")))
+    return lambda updated: _insert_arg(updated, new, before)
+
+
+def _is_none(node: cst.BaseExpression) -> bool:
+    return isinstance(node, cst.Name) and node.value == "None"
+
+
+def _minus_one() -> cst.BaseExpression:
+    return cst.UnaryOperation(operator=cst.Minus(), expression=cst.Integer("1"))
+
+
+def _replace_arg_value(call: cst.Call, index: int) -> cst.Call:
+    args = list(call.args)
+    args[index] = args[index].with_changes(value=_minus_one())
+    return call.with_changes(args=args)
+
+
+def _insert_arg(call: cst.Call, new: cst.Arg, before: int | None) -> cst.Call:
+    """`call` with `new` inserted before argument `before` (None: last), laid out like the
+    call's other arguments (one line, or one argument per line)."""
+    args = list(call.args)
+    if before is not None:
+        previous = args[before - 1] if before > 0 else None
+        if previous is not None and isinstance(previous.comma, cst.Comma):
+            new = new.with_changes(comma=previous.comma)
+        elif isinstance(call.whitespace_before_args, cst.ParenthesizedWhitespace):
+            new = new.with_changes(comma=cst.Comma(whitespace_after=_fresh(call.whitespace_before_args)))
+        return call.with_changes(args=[*args[:before], new, *args[before:]])
+    if not args:
+        return call.with_changes(args=[new])
+    last = args[-1]
+    inner = call.whitespace_before_args
+    comma = last.comma if isinstance(last.comma, cst.Comma) else None
+    if comma is not None and isinstance(comma.whitespace_after, cst.ParenthesizedWhitespace):
+        # One argument per line with a trailing comma: the new one goes on its own line.
+        closing = comma.whitespace_after
+        indent = inner.last_line if isinstance(inner, cst.ParenthesizedWhitespace) else closing.last_line
+        args[-1] = last.with_changes(comma=comma.with_changes(whitespace_after=closing.with_changes(last_line=indent)))
+        new = new.with_changes(comma=cst.Comma(whitespace_after=_fresh(closing)))
+    elif comma is None and isinstance(last.whitespace_after_arg, cst.ParenthesizedWhitespace):
+        # One argument per line, no trailing comma: `x\n)` becomes `x,\n    axis=-1\n)`.
+        closing = last.whitespace_after_arg
+        indent = inner.last_line if isinstance(inner, cst.ParenthesizedWhitespace) else closing.last_line
+        args[-1] = last.with_changes(comma=cst.Comma(whitespace_after=closing.with_changes(last_line=indent)),
+                                     whitespace_after_arg=cst.SimpleWhitespace(""))
+        new = new.with_changes(whitespace_after_arg=_fresh(closing))
+    elif comma is not None:
+        # `f(x, )` or `f(x,)`: keep the trailing comma after the new argument.
+        args[-1] = last.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+        new = new.with_changes(comma=comma)
+    return call.with_changes(args=[*args, new])
+
+
+def _fresh(whitespace: cst.ParenthesizedWhitespace) -> cst.ParenthesizedWhitespace:
+    """A line break to the same indentation, without the comment the original may carry."""
+    return cst.ParenthesizedWhitespace(first_line=cst.TrailingWhitespace(), empty_lines=[],
+                                       indent=whitespace.indent, last_line=whitespace.last_line)
+
+
+_KERAS_BASES = frozenset({"Loss", "LossFunctionWrapper", "Reduction"})
+
+
+def _plan_loss_object(finding: Finding, origin: Origin, project: Project) -> Plan:
+    module, call = origin.module, origin.node
+    function = origin.function
+    if not isinstance(call, cst.Call) or function is None:
+        return Plan(finding, module, None, "the loss object's call was not recognised")
+    scope = function.scope
+    constructor = None
+    if isinstance(call.func, cst.Call):
+        constructor = call.func
+    elif isinstance(call.func, cst.Name):
+        bindings = scope.bindings.get(call.func.value, [])
+        if (len(bindings) == 1 and isinstance(bindings[0], AssignBinding)
+                and isinstance(bindings[0].value, cst.Call)):
+            constructor = bindings[0].value
+    if constructor is None:
+        return Plan(finding, module, None,
+                    "the loss object is not built in the loss (inline or in a local variable assigned once)")
+    resolved = project.resolve(constructor.func, scope)
+    qualified = catalogue.canonical(getattr(resolved, "qualified", "") or "")
+    if not catalogue.is_loss_class(qualified) or qualified.rsplit(".", 1)[-1] in _KERAS_BASES:
+        return Plan(finding, module, None, "not a Keras loss class (metrics and own classes are not fixed)")
+    if any(arg.star or (arg.keyword is not None and arg.keyword.value == "reduction") for arg in constructor.args):
+        return Plan(finding, module, None, "the constructor already passes `reduction` (or `**kwargs`)")
+    quote = _quote(module)
+    new = cst.Arg(keyword=cst.Name("reduction"), value=cst.SimpleString(f"{quote}none{quote}"),
+                  equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""),
+                                        whitespace_after=cst.SimpleWhitespace("")))
+    spelled = cst.Module(body=[]).code_for_node(constructor.func)
+    return Plan(finding, module, "safe", f"built `{spelled}` with `reduction={quote}none{quote}`",
+                constructor, lambda updated: _insert_arg(updated, new, None))
+
+
+def _quote(module: ModuleInfo) -> str:
+    """The quote the module's strings use most (double when even)."""
+    counts = {"'": 0, '"': 0}
+
+    class _Strings(cst.CSTVisitor):
+        def visit_SimpleString(self, node: cst.SimpleString) -> None:
+            body = node.value.lstrip("rRbBuUfF")
+            if body[:1] in counts and not body.startswith(("'''", '"""')):
+                counts[body[0]] += 1
+
+    module.tree.visit(_Strings())
+    return "'" if counts["'"] > counts['"'] else '"'
+
+
+# --------------------------------------------------------------------------------------------
+# Runs
+
+
+@dataclass
+class Applied:
+    """A fix made: the finding (as reported before the fix) and what was done."""
+
+    finding: Finding
+    safety: str
+    description: str
+
+
+@dataclass
+class FixRun:
+    report: Report  # what remains after the fixes
+    applied: list[Applied] = field(default_factory=list)
+    remaining: list[Plan] = field(default_factory=list)  # one per remaining finding
+    original: dict[Path, bytes] = field(default_factory=dict)
+    fixed: dict[Path, bytes] = field(default_factory=dict)  # files whose bytes changed
+    displays: dict[Path, str] = field(default_factory=dict)
+
+    @property
+    def unsafe_available(self) -> int:
+        return sum(1 for plan in self.remaining if plan.safety == "unsafe")
+
+    def diff(self) -> str:
+        """A unified diff of every changed file."""
+        chunks = []
+        for path, new in self.fixed.items():
+            old = self.original[path]
+            name = self.displays.get(path, str(path))
+            old_text, new_text = _text_for_diff(old), _text_for_diff(new)
+            relative = not os.path.isabs(name)
+            chunks.append("".join(difflib.unified_diff(
+                old_text.splitlines(keepends=True), new_text.splitlines(keepends=True),
+                fromfile=f"a/{name}" if relative else name, tofile=f"b/{name}" if relative else name)))
+        return "".join(chunks)
+
+
+def _text_for_diff(data: bytes) -> str:
+    try:
+        return _decode(data)
+    except _Unreadable:
+        return data.decode("utf-8", "replace")
+
+
+def fix_paths(paths: Sequence[str], settings: Settings = Settings(), *, unsafe: bool = False,
+              write: bool = True) -> FixRun:
+    """Fix what can be fixed under `paths`; write the files when `write`, else only compute
+    the new contents (`--diff`)."""
+    sources, errors = discover(paths, respect_gitignore=settings.respect_gitignore,
+                               exclude_groups=_exclude_groups(settings),
+                               force_exclude=settings.force_exclude)
+    contents: dict[Path, bytes] = {}
+    run = FixRun(Report())
+    wanted = ("safe", "unsafe") if unsafe else ("safe",)
+    for _ in range(MAX_ROUNDS):
+        report, plans = _round(sources, errors, contents, settings, run.original)
+        changed = False
+        by_module: dict[int, list[Plan]] = {}
+        for plan in plans:
+            if plan.safety in wanted:
+                by_module.setdefault(id(plan.module), []).append(plan)
+        for module_plans in by_module.values():
+            changed |= _apply(module_plans, contents, run)
+        if not changed:
+            break
+    else:
+        report, plans = _round(sources, errors, contents, settings, run.original)
+    run.report = report
+    run.remaining = plans
+    for source in sources:
+        run.displays[source.path] = source.display
+    run.fixed = {p: data for p, data in contents.items() if data != run.original.get(p)}
+    if write:
+        for path, data in run.fixed.items():
+            write_atomically(path, data)
+    return run
+
+
+def _round(sources: list[SourceFile], errors, contents: dict[Path, bytes], settings: Settings,
+           original: dict[Path, bytes]) -> tuple[Report, list[Plan]]:
+    """Analyse the files as they are now (edited contents first); plan a fix per finding."""
+    report = Report(errors=list(errors))
+    project = Project()
+    findings: list[Finding] = []
+    on_disk = {}
+    for source in sources:
+        on_disk[source.display] = source.path
+        if source.path in contents:
+            data = contents[source.path]
+        else:
+            try:
+                data = source.path.read_bytes()
+            except OSError as exc:
+                from losslint.ftypes import FileError
+
+                report.errors.append(FileError(source.display, exc.strerror or str(exc)))
+                continue
+            original.setdefault(source.path, data)
+        report.files_scanned += 1
+        report.paths_scanned.append(source.display)
+        if not may_matter(data, source.path):
+            findings += _check_skipped(source.path, source.display, data)
+            continue
+        findings += _load(project, source.path, source.display, data)
+    # The findings are the linter's own; the cautious recording evaluator only tells the
+    # plans what each reduction reduced (its extra rank-1 guesses must not become findings).
+    origins: dict[Finding, Origin] = {}
+    for target, origin, code, message in analyse(project, settings):
+        finding = to_finding(target, origin, code, message)
+        findings.append(finding)
+        origins.setdefault(finding, origin)
+    evaluator = _RecordingEvaluator(project, keeps_batch=settings.keeps_batch)
+    _analyse(project, settings, evaluator)
+    report.findings = _finish(findings, project, settings, on_disk)
+    plans = [_plan(f, origins.get(f), project, evaluator) for f in report.findings]
+    return report, plans
+
+
+def _apply(plans: list[Plan], contents: dict[Path, bytes], run: FixRun) -> bool:
+    """Apply one module's fixes; True when its source changed."""
+    module = plans[0].module
+    suppressions = Suppressions.from_source(module.source)
+    edits: dict[int, Plan] = {}
+    made: list[Plan] = []
+    for plan in plans:
+        start, _, end, _ = module.span(plan.node)
+        if suppressions.is_suppressed(plan.finding.code, start, end):
+            plan.safety, plan.reason = None, "the fixed line carries a suppression comment for this code"
+            continue
+        made.append(plan)
+        edits.setdefault(id(plan.node), plan)
+    if not edits:
+        return False
+
+    class _Fixer(cst.CSTTransformer):
+        def on_leave(self, original_node, updated_node):
+            plan = edits.get(id(original_node))
+            return plan.transform(updated_node) if plan is not None else updated_node
+
+    tree = module.tree.visit(_Fixer())
+    if not _parses(tree.code):
+        for plan in made:
+            plan.safety, plan.reason = None, "the fixed source would not parse"
+        return False
+    original = contents.get(module.path) or run.original.get(module.path) or module.path.read_bytes()
+    new = _encode(tree.code, original)
+    if new == original:
+        return False
+    contents[module.path] = new
+    for plan in made:
+        run.applied.append(Applied(plan.finding, plan.safety, plan.reason))
+    return True
+
+
+def _parses(code: str) -> bool:
+    try:
+        cst.parse_module(code)
+    except (cst.ParserSyntaxError, RecursionError):
+        return False
+    return True
+
+
+def _encode(text: str, original: bytes) -> bytes:
+    """`text` in the encoding of `original` (its coding line or BOM; UTF-8 by default)."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(original).readline)
+    except SyntaxError:
+        encoding = "utf-8"
+    data = text.encode(encoding)
+    if original.startswith(codecs.BOM_UTF8) and not data.startswith(codecs.BOM_UTF8):
+        data = codecs.BOM_UTF8 + data
+    return data
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` in one step (a temporary file in the same folder, then a
+    rename), keeping the file's permission bits."""
+    mode = stat.S_IMODE(os.stat(path).st_mode)
+    handle = tempfile.NamedTemporaryFile("wb", dir=os.path.dirname(os.path.abspath(path)),
+                                         prefix=".losslint-fix-", suffix=".tmp", delete=False)
+    try:
+        with handle:
+            handle.write(data)
+        os.chmod(handle.name, mode)
+        os.replace(handle.name, path)
+    except BaseException:
+        try:
+            os.unlink(handle.name)
+        except OSError:
+            pass
+        raise
+
+
+def summary(run: FixRun, unsafe: bool, dry: bool = False) -> str:
+    """`Fixed N problems (M unsafe fixes available with --unsafe-fixes)`, as ruff says it."""
+    count = len(run.applied)
+    verb = "Would fix" if dry else "Fixed"
+    line = f"{verb} {count} problem{'s' if count != 1 else ''}"
+    if not unsafe and run.unsafe_available:
+        line += f" ({run.unsafe_available} unsafe fix{'es' if run.unsafe_available != 1 else ''} " \
+                "available with --unsafe-fixes)"
+    elif unsafe:
+        made = sum(1 for a in run.applied if a.safety == "unsafe")
+        if made:
+            line += f" ({made} with unsafe fixes)"
+    return line + "."

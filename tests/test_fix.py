@@ -1,0 +1,249 @@
+"""`losslint check --fix / --diff / --unsafe-fixes` (losslint/fix.py).
+
+fixtures_fix/NAME.in.py is fixed in a temporary folder and compared byte for byte with
+NAME.out.py (mean_family and loss_objects with safe fixes only, sum_unsafe with
+--unsafe-fixes). A TensorFlow run checks that a safe fix keeps the loss's value on average.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from losslint.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "fixtures_fix"
+PAIRS = {"mean_family": [], "loss_objects": [], "sum_unsafe": ["--unsafe-fixes"]}
+
+
+def _copy(tmp_path: Path, name: str) -> Path:
+    target = tmp_path / f"{name}.py"
+    shutil.copyfile(FIXTURES / f"{name}.in.py", target)
+    return target
+
+
+def _expected(name: str) -> bytes:
+    return (FIXTURES / f"{name}.out.py").read_bytes()
+
+
+@pytest.mark.parametrize("name", sorted(PAIRS))
+def test_fix_matches_expected_output_and_is_idempotent(tmp_path, capsys, name):
+    path = _copy(tmp_path, name)
+    main(["check", "--fix", *PAIRS[name], str(path)])
+    assert path.read_bytes() == _expected(name)
+    first = capsys.readouterr().out
+    assert "fixed (" in first
+    main(["check", "--fix", *PAIRS[name], str(path)])
+    assert path.read_bytes() == _expected(name)
+    assert "Fixed 0 problems" in capsys.readouterr().out
+
+
+def test_only_the_reduction_calls_change(tmp_path):
+    """Comments, blank lines and every untouched line are kept byte for byte."""
+    before = (FIXTURES / "mean_family.in.py").read_text().splitlines()
+    after = _expected("mean_family").decode().splitlines()
+    changed = [line for line in after if line not in before]
+    assert [line for line in changed if "axis=-1" not in line and not line.endswith(", -1)")] \
+        == ["        tf.abs(err),"]
+    assert "    # a comment before the return stays" in after
+    assert any(line.endswith("# trailing comment stays") and "axis=-1" in line for line in after)
+    assert "        tf.square(y_true - y_pred),  # the error" in after
+    # left alone: rmse (unsafe), a rank-1 column, a flatten (LL104), a mean of row means,
+    # a suppressed line
+    for kept in ("return tf.sqrt(tf.reduce_mean(tf.square(y_true - y_pred)))",
+                 "return tf.reduce_mean(tf.square(y_true[:, 0] - y_pred[:, 0]))",
+                 "return K.mean(K.square(K.flatten(y_true) - K.flatten(y_pred)))",
+                 "return tf.reduce_mean(tf.reduce_mean(tf.square(y_true - y_pred), axis=-1))",
+                 "return tf.reduce_mean(tf.square(y_true - y_pred))  # noqa: LL101"):
+        assert "    " + kept in after
+
+
+def test_loss_objects_left_alone_when_not_built_in_the_loss(tmp_path):
+    after = _expected("loss_objects").decode()
+    assert "GLOBAL_BCE = keras.losses.BinaryCrossentropy()\n" in after
+    assert "keras.metrics.MeanAbsoluteError()(y_true, y_pred)" in after
+    assert 'BinaryCrossentropy(reduction="sum")(y_true, y_pred)' in after
+    assert "bce = keras.losses.BinaryCrossentropy()  # noqa: LL103" in after
+
+
+def test_crlf_and_mode_are_kept(tmp_path):
+    path = tmp_path / "crlf.py"
+    path.write_bytes((FIXTURES / "mean_family.in.py").read_bytes().replace(b"\n", b"\r\n"))
+    os.chmod(path, 0o751)
+    main(["check", "--fix", str(path)])
+    assert path.read_bytes() == _expected("mean_family").replace(b"\n", b"\r\n")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o751
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".losslint-fix-")]
+
+
+def test_declared_encoding_is_kept(tmp_path):
+    path = tmp_path / "latin.py"
+    source = ("# -*- coding: latin-1 -*-\nimport tensorflow as tf\n\n\n"
+              "def mse(y_true, y_pred):\n    # \u00e9cart\n    return tf.reduce_mean(tf.square(y_true - y_pred))\n")
+    path.write_bytes(source.encode("latin-1"))
+    main(["check", "--fix", str(path)])
+    assert path.read_bytes() == source.replace("y_pred))\n", "y_pred), axis=-1)\n").encode("latin-1")
+
+
+def test_sums_need_unsafe_fixes(tmp_path, capsys):
+    path = _copy(tmp_path, "sum_unsafe")
+    original = path.read_bytes()
+    status = main(["check", "--fix", str(path)])
+    out = capsys.readouterr().out
+    assert path.read_bytes() == original
+    assert status == 1
+    assert "Fixed 0 problems (3 unsafe fixes available with --unsafe-fixes)." in out
+    main(["check", "--fix", "--unsafe-fixes", str(path)])
+    out = capsys.readouterr().out
+    assert "fixed (unsafe)" in out and "scale changes" in out
+    assert "Fixed 3 problems (3 with unsafe fixes)." in out
+
+
+def test_diff_writes_nothing(tmp_path, capsys):
+    path = _copy(tmp_path, "mean_family")
+    original = path.read_bytes()
+    status = main(["check", "--diff", str(path)])
+    captured = capsys.readouterr()
+    assert path.read_bytes() == original
+    assert status == 1
+    assert "-    return tf.reduce_mean(tf.square(y_true - y_pred))\n" in captured.out
+    assert "+    return tf.reduce_mean(tf.square(y_true - y_pred), axis=-1)\n" in captured.out
+    assert "Would fix 11 problems (1 unsafe fix available with --unsafe-fixes); 4 problems would remain." in captured.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mean_family.py"]
+
+
+def test_diff_of_nothing_to_fix_exits_zero(tmp_path, capsys):
+    path = tmp_path / "ok.py"
+    path.write_text("import tensorflow as tf\n\n\ndef mse(y_true, y_pred):\n"
+                    "    return tf.reduce_mean(tf.square(y_true - y_pred), axis=-1)\n")
+    assert main(["check", "--diff", str(path)]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_exit_codes(tmp_path, capsys):
+    # findings remain after the fixes: 1
+    assert main(["check", "--fix", str(_copy(tmp_path, "mean_family"))]) == 1
+    # everything fixed: 0, unless --exit-non-zero-on-fix
+    clean = tmp_path / "clean.py"
+    clean.write_text("import tensorflow as tf\n\n\ndef mse(y_true, y_pred):\n"
+                     "    return tf.reduce_mean(tf.square(y_true - y_pred))\n")
+    assert main(["check", "--fix", str(clean)]) == 0
+    assert "axis=-1" in clean.read_text()
+    clean.write_text(clean.read_text().replace(", axis=-1", ""))
+    assert main(["check", "--fix", "--exit-non-zero-on-fix", str(clean)]) == 1
+    # nothing left to change: 0 even with --exit-non-zero-on-fix
+    assert main(["check", "--fix", "--exit-non-zero-on-fix", str(clean)]) == 0
+    # --unsafe-fixes alone is a usage error
+    assert main(["check", "--unsafe-fixes", str(clean)]) == 2
+    capsys.readouterr()
+
+
+def test_json_report_stays_json(tmp_path, capsys):
+    path = _copy(tmp_path, "sum_unsafe")
+    main(["check", "--fix", "--format", "json", str(path)])
+    captured = capsys.readouterr()
+    assert len(json.loads(captured.out)) == 4
+    assert "Fixed 0 problems (3 unsafe fixes available with --unsafe-fixes)." in captured.err
+
+
+def test_notebooks_are_not_fixed(tmp_path, capsys):
+    notebook = tmp_path / "seg.ipynb"
+    shutil.copyfile(REPO / "fixtures" / "notebooks" / "unet_segmentation.ipynb", notebook)
+    original = notebook.read_bytes()
+    status = main(["check", "--fix", str(notebook)])
+    assert notebook.read_bytes() == original
+    assert status == 1
+    assert "LL10" in capsys.readouterr().out
+
+
+def test_fix_that_would_not_parse_is_not_made(tmp_path, monkeypatch):
+    from losslint import fix
+
+    path = _copy(tmp_path, "mean_family")
+    original = path.read_bytes()
+    checked = []
+    monkeypatch.setattr(fix, "_parses", lambda code: checked.append(code) and False)
+    run = fix.fix_paths([str(path)])
+    assert checked and "axis=-1" in checked[0]
+    assert path.read_bytes() == original
+    assert run.applied == [] and run.fixed == {}
+
+
+_RUNNER = textwrap.dedent('''
+    import importlib.util, json, sys
+    import numpy as np
+    import tensorflow as tf
+
+    def load(name, path):
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    before, after = load("before", sys.argv[1]), load("after", sys.argv[2])
+    rng = np.random.default_rng(0)
+    y_true = rng.uniform(0.05, 0.95, (8, 5)).astype("float32")
+    y_pred = rng.uniform(0.05, 0.95, (8, 5)).astype("float32")
+    results = {}
+    for name in sys.argv[3:]:
+        old = np.asarray(getattr(before, name)(y_true, y_pred))
+        new = np.asarray(getattr(after, name)(y_true, y_pred))
+        results[name] = [list(old.shape), float(old.mean()), list(new.shape), float(new.mean())]
+    print(json.dumps(results))
+''')
+
+
+@pytest.mark.parametrize("name, losses", [
+    ("mean_family", ["mse_tf", "mae_tf_math", "mse_backend", "mse_ops", "mae_numpy", "mse_keepdims",
+                     "mae_axis_none", "mae_positional_none", "weighted_multiline",
+                     "multiline_no_trailing_comma"]),
+    ("loss_objects", ["bce_inline", "huber_local", "mse_legacy"]),
+])
+def test_safe_fixes_keep_the_value_under_tensorflow(tmp_path, name, losses):
+    """Keras 3 and tf_keras: the fixed loss returns one value per sample, whose batch mean
+    is the old scalar (reduction="none" is accepted by both)."""
+    before = tmp_path / "before.py"
+    shutil.copyfile(FIXTURES / f"{name}.in.py", before)
+    runner = tmp_path / "runner.py"
+    runner.write_text(_RUNNER)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    completed = subprocess.run(
+        [sys.executable, str(runner), str(before), str(FIXTURES / f"{name}.out.py"), *losses],
+        capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    results = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert sorted(results) == sorted(losses)
+    for loss, (old_shape, old_value, new_shape, new_mean) in results.items():
+        assert old_shape == [], loss
+        assert new_shape == [8], loss
+        assert new_mean == pytest.approx(old_value, rel=1e-5, abs=1e-6), loss
+
+
+def test_remaining_findings_are_exactly_what_check_reports(tmp_path):
+    """The fixer's report after fixing is the linter's, not its cautious evaluator's."""
+    from losslint import api, fix
+    from losslint.ftypes import Settings
+
+    copy = tmp_path / "fixtures"
+    shutil.copytree(REPO / "fixtures", copy)
+    run = fix.fix_paths([str(copy)], Settings(), write=False)
+    key = lambda f: (f.path, f.line, f.column, f.code, f.message)  # noqa: E731
+    original = sorted(map(key, api.scan_paths([str(copy)], Settings()).report.findings))
+    fixed = {(a.finding.path, a.finding.line, a.finding.column, a.finding.code, a.finding.message)
+             for a in run.applied}
+    assert len(run.applied) == 31
+    assert fixed <= set(original)
+    # a fresh check of the fixed sources reports what the fixer says remains
+    for path, data in run.fixed.items():
+        path.write_bytes(data)
+    assert sorted(map(key, api.scan_paths([str(copy)], Settings()).report.findings)) \
+        == sorted(map(key, run.report.findings))
