@@ -32,6 +32,7 @@ from losslint.discovery import discover
 from losslint.ftypes import FileError, Finding, Report, Settings, SourceFile
 from losslint.prefilter import may_matter
 from losslint.notebook import NotebookError, NotPythonNotebook, join_cells, load_notebook
+from losslint.parsing import TooDeep, TooLarge, parse_module
 from losslint.project import ModuleInfo, Project, module_name_for
 from losslint.rules import RULES, is_selected
 from losslint.suppression import Suppressions
@@ -160,9 +161,13 @@ def _load(project: Project, path: Path, display: str, data: bytes) -> list[Findi
     except _Unreadable as exc:
         return [_file_finding(display, "LL902", str(exc))]
     try:
-        tree = cst.parse_module(text)
+        tree = parse_module(text)
     except cst.ParserSyntaxError as exc:
         return [_syntax_finding(display, exc, text)]
+    except TooDeep as exc:
+        return [_file_finding(display, "LL901", str(exc))]
+    except TooLarge as exc:
+        return [_file_finding(display, "LL902", str(exc))]
     except RecursionError:
         return [_file_finding(display, "LL901", "the file is nested too deeply to parse")]
     name, is_package = module_name_for(path) if path.exists() else (path.stem, False)
@@ -174,6 +179,14 @@ def _load(project: Project, path: Path, display: str, data: bytes) -> list[Findi
 def _check_skipped(path: Path, display: str, data: bytes) -> list[Finding]:
     """LL901/LL902 for a file the prefilter skipped, with Python's own (10x cheaper) parser."""
     if path.suffix == ".ipynb":
+        try:  # a notebook that is not one is still reported, Keras or not
+            load_notebook(data.decode("utf-8-sig"))
+        except UnicodeDecodeError as exc:
+            return [_file_finding(display, "LL902", f"cannot decode the notebook as UTF-8: {exc}")]
+        except NotPythonNotebook:
+            pass
+        except NotebookError as exc:
+            return [_file_finding(display, "LL902", f"cannot read the notebook: {exc}")]
         return []
     try:
         text = _decode(data)
@@ -213,24 +226,26 @@ def _load_notebook(project: Project, path: Path, display: str, data: bytes) -> l
         raise _Unreadable(f"cannot read the notebook: {exc}") from None
     findings: list[Finding] = []
     try:
-        tree = cst.parse_module(notebook.source)
-    except (cst.ParserSyntaxError, RecursionError):
+        tree = parse_module(notebook.source)
+    except TooLarge as exc:
+        return [_file_finding(display, "LL902", str(exc))]
+    except (cst.ParserSyntaxError, TooDeep, RecursionError):
         # Find the cells that do not parse on their own, report them, analyse the rest.
         good = []
         for cell in notebook.cells:
             try:
-                cst.parse_module(cell.text)
+                parse_module(cell.text)
                 good.append(cell)
             except cst.ParserSyntaxError as exc:
                 finding = _syntax_finding(display, exc, cell.text)
                 findings.append(_replace_cell(finding, cell.index))
-            except RecursionError:
+            except (TooDeep, RecursionError):
                 findings.append(_replace_cell(_file_finding(display, "LL901", "the cell is nested too deeply to parse"),
                                               cell.index))
         notebook = join_cells(good)
         try:
-            tree = cst.parse_module(notebook.source)
-        except (cst.ParserSyntaxError, RecursionError):
+            tree = parse_module(notebook.source)
+        except (cst.ParserSyntaxError, TooDeep, RecursionError):
             return findings  # cells that only fail together: reported above as far as we can
     if not project.add(ModuleInfo(path, display, path.stem, False, tree, notebook.source, notebook=notebook)):
         findings.append(_file_finding(display, "LL901", "the notebook is nested too deeply to analyse"))

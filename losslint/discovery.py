@@ -135,11 +135,21 @@ def discover(
             ):
                 _add(found, SourceFile(path=Path(target), display=arg))
         else:
-            # Also a dangling symlink: there is nothing to read either way.
-            errors.append(FileError(path=arg, message=NO_SUCH_FILE))
+            # Also a dangling symlink or a symlink loop: there is nothing to read either way.
+            errors.append(FileError(path=arg, message=_why_unreachable(target)))
 
     files = sorted(found.values(), key=lambda source: source.display)
     return files, errors
+
+
+def _why_unreachable(target: str) -> str:
+    """Why `target` cannot be read: the system's words (a symlink loop, say), else NO_SUCH_FILE."""
+    try:
+        os.stat(target)
+    except OSError as exc:
+        if exc.strerror and not isinstance(exc, FileNotFoundError):
+            return exc.strerror
+    return NO_SUCH_FILE
 
 
 def _add(found: dict[str, SourceFile], source: SourceFile) -> None:
@@ -356,11 +366,12 @@ class _Walker:
             subdirectories = []
             for entry in entries:
                 child = (*parts, entry.name)
+                is_dir = is_file = False
                 try:
                     is_dir = entry.is_dir(follow_symlinks=False)
                     is_file = not is_dir and entry.is_file()
-                except OSError:
-                    continue
+                except OSError:  # a symlink loop, say: judged below
+                    pass
                 if is_dir:
                     if _is_skipped_directory(entry.name, entry.path):
                         continue
@@ -372,6 +383,17 @@ class _Walker:
                     and not self._skipped(child, False, levels)
                 ):
                     found.append(SourceFile(Path(entry.path), self.display(child)))
+                elif (
+                    not is_dir
+                    and entry.name.endswith(WALK_SUFFIXES)
+                    and entry.is_symlink()
+                    and not self._skipped(child, False, levels)
+                ):
+                    # A link that leads nowhere: a dangling one (an editor's lock file, say)
+                    # is passed over, a loop is reported, since it stands for a file.
+                    reason = _why_unreachable(entry.path)
+                    if reason != NO_SUCH_FILE:
+                        errors.append(FileError(self.display(child), reason))
             # Reversed so the stack pops them in name order.
             stack.extend(reversed(subdirectories))
         return found

@@ -563,13 +563,21 @@ def _apply(plans: list[Plan], contents: dict[Path, bytes], run: FixRun) -> bool:
             plan = edits.get(id(original_node))
             return plan.transform(updated_node) if plan is not None else updated_node
 
+    # LibCST drops a file's last line ending when it is a lone CR ("x = 1\r"): put back what
+    # its own code generation loses, and fix nothing it would not reproduce byte for byte.
+    unedited = module.tree.code
+    if not module.source.startswith(unedited):
+        for plan in made:
+            plan.safety, plan.reason = None, "LibCST does not reproduce this file byte for byte"
+        return False
     tree = module.tree.visit(_Fixer())
-    if not _parses(tree.code):
+    code = tree.code + module.source[len(unedited):]
+    if not _parses(code):
         for plan in made:
             plan.safety, plan.reason = None, "the fixed source would not parse"
         return False
     original = contents.get(module.path) or run.original.get(module.path) or module.path.read_bytes()
-    new = _encode(tree.code, original)
+    new = _encode(code, original)
     if new == original:
         return False
     contents[module.path] = new

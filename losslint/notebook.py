@@ -126,6 +126,8 @@ def load_notebook(text: str) -> NotebookSource:
         raise NotebookError(
             f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         ) from None
+    except RecursionError:
+        raise NotebookError("not a notebook: the JSON is nested too deeply to read") from None
     if not isinstance(document, dict):
         raise NotebookError("not a notebook: the JSON document is not an object")
     cells = document.get("cells")

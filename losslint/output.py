@@ -269,7 +269,9 @@ def _sarif_uri(path: str) -> str:
         if relative.startswith(".."):
             return Path(path).as_uri()
         path = relative
-    return quote(path.replace(os.sep, "/"))
+    # A file name that is not UTF-8 (kept by Python as surrogate escapes) is percent-encoded
+    # byte for byte, so the URI still names the file.
+    return quote(path.replace(os.sep, "/"), errors="surrogateescape")
 
 
 def _sarif_rule(rule: Rule) -> dict[str, object]:

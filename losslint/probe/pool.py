@@ -127,8 +127,10 @@ class _Worker:
             raise WorkerFailed(f"the probe worker died: {self._last_error()}") from None
         line = self._read_line(timeout)
         if line is None:
-            if self.process.poll() is None:
-                raise WorkerFailed(f"timed out after {timeout:g} s")
+            try:  # its output closed as it exits: give it a moment to be reaped
+                self.process.wait(timeout=1.0)
+            except subprocess.TimeoutExpired:
+                raise WorkerFailed(f"timed out after {timeout:g} s") from None
             raise WorkerFailed(f"the probe worker crashed: {self._last_error()}")
         return json.loads(line)
 

@@ -377,6 +377,7 @@ def main(argv: list[str]) -> int:
         "ready": True, "startup": time.perf_counter() - start, "tensorflow": worker.tf.__version__,
         "keras": getattr(worker.keras, "__version__", "?"), "legacy": worker.legacy,
     }) + "\n")
+    me = os.getpid()
     for line in sys.stdin:
         if not line.strip():
             continue
@@ -386,6 +387,9 @@ def main(argv: list[str]) -> int:
             result = worker.run(job)
         except BaseException as exc:  # user code raising SystemExit or worse
             result = {"verdict": "inconclusive", "evidence": f"the loss raised {_describe(exc)}"}
+        if os.getpid() != me:
+            # A child the loss forked: it must not answer, nor read the next job.
+            os._exit(0)
         result["id"] = job.get("id")
         result["seconds"] = time.perf_counter() - started
         protocol.write(json.dumps(result) + "\n")
