@@ -124,16 +124,18 @@ def test_file_writes_what_the_sandbox_does_and_does_not_prevent(tmp_path):
     assert not top_level_victim.exists()
     assert sorted(p.name for p in project.iterdir()) == ["losses.py"]
     assert not (Path.cwd() / "scratch.txt").exists()
-    # Not prevented: a loss body runs with the user's own rights; an absolute path is reached.
-    assert results["deletes"].verdict == "confirmed"
-    assert not sentinel.exists()
+    # Prevented too: a loss body that reaches outside the throwaway folder (an audit hook
+    # refuses it; the finding says why).
+    assert results["deletes"].verdict == "inconclusive"
+    assert "sandbox blocks os.remove" in results["deletes"].evidence
+    assert sentinel.read_text() == "keep me"
 
 
-def test_network_access_is_not_blocked_and_the_scan_goes_on(tmp_path):
+def test_network_access_is_blocked_and_the_scan_goes_on(tmp_path):
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)
-    listener.settimeout(0.1)
+    listener.settimeout(0.5)
     port = listener.getsockname()[1]
     try:
         path = write(tmp_path, f"""
@@ -145,11 +147,12 @@ def test_network_access_is_not_blocked_and_the_scan_goes_on(tmp_path):
                 return tf.reduce_sum(y_pred)
         """)
         results = probe_all(path, job_seconds=20)
-        connection, _ = listener.accept()  # the loss reached the test's socket
-        connection.close()
+        with pytest.raises(socket.timeout):
+            listener.accept()  # nobody called
     finally:
         listener.close()
-    assert results["phones_home"].verdict == "confirmed"
+    assert results["phones_home"].verdict == "inconclusive"
+    assert "sandbox blocks socket.connect" in results["phones_home"].evidence
     assert results["mae_batch"].verdict == "confirmed"
 
 

@@ -29,6 +29,7 @@ import json
 import os
 import re
 import sys
+import tempfile
 import time
 import traceback
 
@@ -171,6 +172,10 @@ class Worker:
             except NameError:
                 raise
             except Exception as exc:
+                # The refusal's own message, not the hook's source line quoted in a traceback.
+                refusals = [m.group(0) for m in _SANDBOX_REFUSAL.finditer(str(exc)) if "{" not in m.group(0)]
+                if refusals:  # the loss reached outside the sandbox: say that, nothing else
+                    return {"verdict": "inconclusive", "evidence": refusals[-1]}
                 errors.append((shapes["y_pred"], _describe(exc)))
                 continue
             result = self.judge(loss, concrete, pair, shapes)
@@ -356,6 +361,55 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text or 'no message'}{where}"
 
 
+# Audit events through which a loss could reach outside the worker's throwaway folder.
+_PATH_EVENTS = frozenset({"os.remove", "os.rmdir", "os.mkdir", "os.chmod", "os.chown", "os.truncate",
+                          "os.utime", "os.link", "os.symlink", "shutil.rmtree", "shutil.move",
+                          "shutil.copyfile", "shutil.copytree", "os.chflags", "os.lchflags"})
+_TWO_PATH_EVENTS = frozenset({"os.rename"})
+_BLOCKED_EVENTS = frozenset({"socket.connect", "socket.bind", "socket.sendto", "subprocess.Popen",
+                             "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.startfile",
+                             "ctypes.dlopen", "urllib.Request"})
+_SANDBOX_REFUSAL = re.compile(r"the probe sandbox blocks [^\n)]*?(?=[)\n]|$)")
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+
+def _guard(root: str) -> None:
+    """Refuse, from now on, writes outside `root`, network access and new processes.
+
+    Installed with `sys.addaudithook` once TensorFlow is loaded, so it covers the user's loss
+    code and whatever Python code it calls. It is a guard against accidents (a loss that saves
+    a checkpoint, a helper that downloads weights), not a security boundary: native code,
+    TensorFlow's own file ops (`tf.io.write_file`) included, does not raise audit events.
+    """
+    root = os.path.realpath(root)
+    tempfile.tempdir = root  # autograph writes the code it generates to the temporary folder
+
+    def inside(path) -> bool:
+        if isinstance(path, int):
+            return True  # an open file descriptor: it was allowed when it was opened
+        try:
+            real = os.path.realpath(os.fsdecode(path))
+        except (TypeError, ValueError):
+            return False
+        return real == root or real.startswith(root + os.sep)
+
+    def hook(event: str, args: tuple) -> None:
+        if event == "open":
+            path, mode, flags = (tuple(args) + (None, None, 0))[:3]
+            writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or bool(
+                isinstance(flags, int) and flags & _WRITE_FLAGS)
+            if writing and not inside(path):
+                raise PermissionError(f"the probe sandbox blocks writing {os.fsdecode(path)!r}")
+        elif event in _PATH_EVENTS and args and not inside(args[0]):
+            raise PermissionError(f"the probe sandbox blocks {event} on {os.fsdecode(args[0])!r}")
+        elif event in _TWO_PATH_EVENTS and args and not (inside(args[0]) and inside(args[1])):
+            raise PermissionError(f"the probe sandbox blocks {event} outside its folder")
+        elif event in _BLOCKED_EVENTS:
+            raise PermissionError(f"the probe sandbox blocks {event}")
+
+    sys.addaudithook(hook)
+
+
 def main(argv: list[str]) -> int:
     memory = int(argv[0]) if argv else 0
     if memory > 0:
@@ -373,6 +427,7 @@ def main(argv: list[str]) -> int:
     except BaseException as exc:  # no TensorFlow, or it cannot start here
         protocol.write(json.dumps({"ready": False, "error": _describe(exc)}) + "\n")
         return 1
+    _guard(os.getcwd())  # the worker starts in its own throwaway folder
     protocol.write(json.dumps({
         "ready": True, "startup": time.perf_counter() - start, "tensorflow": worker.tf.__version__,
         "keras": getattr(worker.keras, "__version__", "?"), "legacy": worker.legacy,
