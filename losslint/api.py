@@ -29,7 +29,7 @@ from pathspec import GitIgnoreSpec
 from losslint.analysis import analyse, to_finding
 from losslint.finder import LossTarget
 from losslint.discovery import discover
-from losslint.ftypes import FileError, Finding, Report, Settings, SourceFile
+from losslint.ftypes import FileError, Finding, Report, Settings
 from losslint.prefilter import may_matter
 from losslint.notebook import NotebookError, NotPythonNotebook, join_cells, load_notebook
 from losslint.parsing import TooDeep, TooLarge, parse_module

@@ -42,7 +42,7 @@ from losslint.analysis import analyse, matches_names, reported_origins, to_findi
 from losslint.api import _Unreadable, _check_skipped, _decode, _exclude_groups, _finish, _load
 from losslint.discovery import discover
 from losslint.evaluate import Evaluator, Kind, LossObject, Origin, Value
-from losslint.finder import Finder, LossTarget
+from losslint.finder import Finder
 from losslint.ftypes import Finding, Report, Settings, SourceFile
 from losslint.prefilter import may_matter
 from losslint.project import AssignBinding, ModuleInfo, Project

@@ -10,7 +10,6 @@ itself (see README, "Security model"): what it does about those is tested here a
 from __future__ import annotations
 
 import json
-import os
 import socket
 import textwrap
 import time
