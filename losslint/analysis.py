@@ -55,19 +55,21 @@ def _coupling_message(origin: Origin) -> str:
             "statistics (`axis=-1`) or by a constant")
 
 
-def analyse(project: Project, settings: Settings | None = None,
-            finder: Finder | None = None) -> list[tuple[LossTarget, Origin, str, str]]:
+def analyse(project: Project, settings: Settings | None = None, finder: Finder | None = None,
+            evaluator: Evaluator | None = None) -> list[tuple[LossTarget, Origin, str, str]]:
     """Every (loss, origin, code, message), one per reported place and code.
 
     `settings.not_losses` removes losses; `settings.keeps_batch` makes calls to the named
     helpers element-wise: the configuration's escape hatches for false positives.
     `finder` replaces the default `Finder(project)` (losslint/incremental.py analyses a
-    project in parts and passes one that knows the other parts' metric and helper names).
+    project in parts and passes one that knows the other parts' metric and helper names);
+    `evaluator` replaces the default one (losslint/fix.py passes one that records more).
     """
     settings = settings or Settings()
     finder = finder if finder is not None else Finder(project)
     targets = [t for t in finder.find() if not matches_names(t.function, settings.not_losses)]
-    evaluator = Evaluator(project, keeps_batch=settings.keeps_batch)
+    if evaluator is None:
+        evaluator = Evaluator(project, keeps_batch=settings.keeps_batch)
     seen: set[tuple[int, str]] = set()
     results = []
     for target in targets:

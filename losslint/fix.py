@@ -38,11 +38,10 @@ from pathlib import Path
 import libcst as cst
 
 from losslint import catalogue
-from losslint.analysis import analyse, matches_names, reported_origins, to_finding
+from losslint.analysis import analyse, to_finding
 from losslint.api import _Unreadable, _check_skipped, _decode, _exclude_groups, _finish, _load
 from losslint.discovery import discover
 from losslint.evaluate import Evaluator, Kind, LossObject, Origin, Value
-from losslint.finder import Finder
 from losslint.ftypes import Finding, Report, Settings, SourceFile
 from losslint.prefilter import may_matter
 from losslint.project import AssignBinding, ModuleInfo, Project
@@ -126,31 +125,9 @@ def _maybe_per_sample(value: Value) -> Value:
 
 
 def _analyse(project: Project, settings: Settings, evaluator: Evaluator):
-    """(loss, origin, code, message) as losslint.analysis.analyse, with our evaluator (run for
-    what it records; its results are not reported)."""
-    finder = Finder(project)
-    targets = [t for t in finder.find() if not matches_names(t.function, settings.not_losses)]
-    seen: set[tuple[int, str]] = set()
-    results = []
-    from losslint.analysis import _SIGNATURE_NOTE, _coupling_message
-
-    for target in targets:
-        try:
-            value = evaluator.evaluate_loss(target.function, target.bound_positional, target.bound_keywords)
-        except RecursionError:
-            continue
-        for origin, code in reported_origins(value):
-            key = (id(origin.node), code)
-            if key in seen:
-                continue
-            seen.add(key)
-            message = origin.detail if code != "LL201" else _coupling_message(origin)
-            if origin.function is not None and origin.function is not target.function:
-                message += f" (via `{origin.function.qualname}`)"
-            if target.inferred:
-                message += _SIGNATURE_NOTE
-            results.append((target, origin, code, message))
-    return results
+    """losslint.analysis.analyse with our evaluator, run for what it records (its results are
+    not reported: the findings are the linter's own)."""
+    return analyse(project, settings, evaluator=evaluator)
 
 
 # --------------------------------------------------------------------------------------------
