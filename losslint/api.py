@@ -19,7 +19,7 @@ import gc
 import io
 import os
 import tokenize
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +29,7 @@ from pathspec import GitIgnoreSpec
 from losslint.analysis import analyse, to_finding
 from losslint.finder import LossTarget
 from losslint.discovery import discover
-from losslint.ftypes import FileError, Finding, Report, Settings
+from losslint.ftypes import FileError, Finding, Report, Settings, SourceFile
 from losslint.prefilter import may_matter
 from losslint.notebook import NotebookError, NotPythonNotebook, join_cells, load_notebook
 from losslint.parsing import TooDeep, TooLarge, parse_module
@@ -102,20 +102,8 @@ def _scan_paths(paths: Sequence[str], settings: Settings) -> Scan:
     report = Report(errors=list(errors))
     project = Project()
     findings: list[Finding] = []
-    for source in sources:
-        try:
-            data = source.path.read_bytes()
-        except OSError as exc:
-            report.errors.append(FileError(source.display, exc.strerror or str(exc)))
-            continue
-        report.files_scanned += 1
-        report.paths_scanned.append(source.display)
-        if not may_matter(data, source.path):
-            # No TensorFlow/Keras/loss vocabulary: no finding to look for (prefilter.py),
-            # but a file that does not decode or parse is still reported.
-            findings += _check_skipped(source.path, source.display, data)
-            continue
-        findings += _load(project, source.path, source.display, data)
+    for source, data in read_sources(sources, report):
+        findings += load_source(project, source, data)
     targets: dict[Finding, LossTarget] = {}
     findings += _analyse(project, targets, settings)
     on_disk = {source.display: source.path for source in sources}
@@ -174,6 +162,30 @@ def _load(project: Project, path: Path, display: str, data: bytes) -> list[Findi
     if not project.add(ModuleInfo(path, display, name, is_package, tree, text)):
         return [_file_finding(display, "LL901", "the file is nested too deeply to analyse")]
     return []
+
+
+def read_sources(sources: Sequence[SourceFile], report: Report,
+                 read: Callable[[SourceFile], bytes] | None = None) -> Iterator[tuple[SourceFile, bytes]]:
+    """Each source with its bytes, counted in `report`; a file that cannot be read becomes one
+    of the report's errors (exit 2) and the rest go on. `read` replaces reading from disk."""
+    for source in sources:
+        try:
+            data = read(source) if read is not None else source.path.read_bytes()
+        except OSError as exc:
+            report.errors.append(FileError(source.display, exc.strerror or str(exc)))
+            continue
+        report.files_scanned += 1
+        report.paths_scanned.append(source.display)
+        yield source, data
+
+
+def load_source(project: Project, source: SourceFile, data: bytes) -> list[Finding]:
+    """Parse one file into the project, or only check it if the prefilter says it cannot
+    matter (no TensorFlow/Keras/loss vocabulary: a file that does not decode or parse is still
+    reported). Returns the file-level findings (LL901, LL902)."""
+    if not may_matter(data, source.path):
+        return _check_skipped(source.path, source.display, data)
+    return _load(project, source.path, source.display, data)
 
 
 def _check_skipped(path: Path, display: str, data: bytes) -> list[Finding]:

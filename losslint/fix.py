@@ -39,11 +39,10 @@ import libcst as cst
 
 from losslint import catalogue
 from losslint.analysis import analyse, to_finding
-from losslint.api import _Unreadable, _check_skipped, _decode, _exclude_groups, _finish, _load
+from losslint.api import _Unreadable, _decode, _exclude_groups, _finish, load_source, read_sources
 from losslint.discovery import discover
 from losslint.evaluate import Evaluator, Kind, LossObject, Origin, Value
 from losslint.ftypes import Finding, Report, Settings, SourceFile
-from losslint.prefilter import may_matter
 from losslint.project import AssignBinding, ModuleInfo, Project
 from losslint.suppression import Suppressions
 
@@ -485,26 +484,15 @@ def _round(sources: list[SourceFile], errors, contents: dict[Path, bytes], setti
     report = Report(errors=list(errors))
     project = Project()
     findings: list[Finding] = []
-    on_disk = {}
-    for source in sources:
-        on_disk[source.display] = source.path
-        if source.path in contents:
-            data = contents[source.path]
-        else:
-            try:
-                data = source.path.read_bytes()
-            except OSError as exc:
-                from losslint.ftypes import FileError
+    on_disk = {source.display: source.path for source in sources}
 
-                report.errors.append(FileError(source.display, exc.strerror or str(exc)))
-                continue
-            original.setdefault(source.path, data)
-        report.files_scanned += 1
-        report.paths_scanned.append(source.display)
-        if not may_matter(data, source.path):
-            findings += _check_skipped(source.path, source.display, data)
-            continue
-        findings += _load(project, source.path, source.display, data)
+    def read(source: SourceFile) -> bytes:  # edited contents first, else the disk's
+        if source.path in contents:
+            return contents[source.path]
+        return original.setdefault(source.path, source.path.read_bytes())
+
+    for source, data in read_sources(sources, report, read):
+        findings += load_source(project, source, data)
     # The findings are the linter's own; the cautious recording evaluator only tells the
     # plans what each reduction reduced (its extra rank-1 guesses must not become findings).
     origins: dict[Finding, Origin] = {}

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from losslint import cache as cachelib
 from losslint.discovery import discover
-from losslint.ftypes import FileError, Finding, Report, Settings
+from losslint.ftypes import Finding, Report, Settings
 from losslint.prefilter import may_matter
 
 SKIP_CHUNK = 200  # skipped files per task
@@ -255,14 +255,9 @@ def check(paths: Sequence[str], settings: Settings, *, cache_dir: str | None = N
 
     skipped: list[_File] = []
     kept: list[_File] = []
-    for source in sources:
-        try:
-            data = source.path.read_bytes()
-        except OSError as exc:
-            report.errors.append(FileError(source.display, exc.strerror or str(exc)))
-            continue
-        report.files_scanned += 1
-        report.paths_scanned.append(source.display)
+    from losslint.api import read_sources
+
+    for source, data in read_sources(sources, report):
         file = _File(source.path, source.display, data, cachelib.content_hash(data))
         (kept if may_matter(data, source.path) else skipped).append(file)
     total = len(skipped) + len(kept)
