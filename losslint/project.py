@@ -296,6 +296,19 @@ class Walker:
             self.walk(child)
 
 
+def import_from_base(module: "ModuleInfo", node: cst.ImportFrom) -> str:
+    """The absolute module a `from ... import` names, relative imports resolved against
+    `module`'s package (`from .losses import x` in pkg/train.py -> `pkg.losses`)."""
+    base = dotted_name(node.module) if node.module is not None else ""
+    if node.relative:
+        package = module.package().split(".") if module.package() else []
+        up = len(node.relative) - 1
+        if up:
+            package = package[:-up] if up <= len(package) else []
+        base = ".".join(p for p in [*package, base] if p)
+    return base or ""
+
+
 class _Indexer(Walker):
     """Builds scopes, bindings, function/class records and interesting call sites."""
 
@@ -469,13 +482,7 @@ class _Indexer(Walker):
                 self.scope.bind(head, ImportBinding(self.scope, head))
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        base = dotted_name(node.module) if node.module is not None else ""
-        if node.relative:
-            package = self.module.package().split(".") if self.module.package() else []
-            up = len(node.relative) - 1
-            if up:
-                package = package[:-up] if up <= len(package) else []
-            base = ".".join(p for p in [*package, base] if p)
+        base = import_from_base(self.module, node)
         if isinstance(node.names, cst.ImportStar):
             if base:
                 self.module.star_imports.append(base)

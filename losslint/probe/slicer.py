@@ -33,6 +33,7 @@ from losslint.project import (
     ClassInfo,
     External,
     FunctionInfo,
+    import_from_base,
     ModuleInfo,
     Project,
 )
@@ -306,14 +307,7 @@ class _ModuleSlicer:
         return cst.Module([]).code_for_node(alias.name).split(".")[0]
 
     def _absolute(self, node: cst.ImportFrom) -> str:
-        base = cst.Module([]).code_for_node(node.module) if node.module is not None else ""
-        if node.relative:
-            package = self.module.package().split(".") if self.module.package() else []
-            up = len(node.relative) - 1
-            if up:
-                package = package[:-up] if up <= len(package) else []
-            base = ".".join(p for p in [*package, base] if p)
-        return base
+        return import_from_base(self.module, node)
 
     def _scanned_imports(self, node, names: set[str] | None) -> list[tuple[str, set[str] | None]]:
         """[(absolute module name as imported, names wanted from it or None for all)] for
