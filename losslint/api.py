@@ -32,7 +32,7 @@ from losslint.discovery import discover
 from losslint.ftypes import FileError, Finding, Report, Settings, SourceFile
 from losslint.prefilter import may_matter
 from losslint.notebook import NotebookError, NotPythonNotebook, join_cells, load_notebook
-from losslint.parsing import TooDeep, TooLarge, parse_module
+from losslint.parsing import TooDeep, TooLarge, parse_module, parses_safely
 from losslint.project import ModuleInfo, Project, module_name_for
 from losslint.rules import RULES, is_selected
 from losslint.suppression import Suppressions
@@ -213,6 +213,19 @@ def _check_skipped(path: Path, display: str, data: bytes) -> list[Finding]:
     except (ValueError, RecursionError, MemoryError):
         pass
     return []
+
+
+def _check_quiet(path: Path, display: str, data: bytes) -> list[Finding]:
+    """The file-level findings (LL901, LL902) of a file in a group no loss can be in
+    (losslint/prefilter.py, second stage): none when Python's parser reads it within the
+    limits, else whatever `_load` reports, so each error is worded as for any other file."""
+    if path.suffix != ".ipynb":
+        try:
+            if parses_safely(_decode(data)):
+                return []
+        except _Unreadable:
+            pass
+    return _load(Project(), path, display, data)
 
 
 def _decode(data: bytes) -> str:

@@ -3,6 +3,8 @@
 What is kept (losslint/incremental.py decides what the keys are):
 
   skipped     content hash -> the file-level findings of a file the prefilter skipped
+  quiet       content hash -> the same for a file of a group no loss can be in (the
+              prefilter's second stage; checked a little more than a skipped file)
   components  hash of every analysed file (path, module name, content) -> the groups of
               files that can see each other through imports
   facts       group key -> the metric and helper names the group contributes to the whole
@@ -37,7 +39,7 @@ from losslint.ftypes import Finding, Severity
 FORMAT = 1
 DEFAULT_DIR = ".losslint_cache"
 ENV_VAR = "LOSSLINT_CACHE_DIR"
-_SECTIONS = ("skipped", "components", "facts", "findings")
+_SECTIONS = ("skipped", "quiet", "components", "facts", "findings")
 # Entries kept from earlier runs besides the ones this run used (several trees may share a
 # cache folder); beyond this the unused ones go.
 _MAX_ENTRIES = 20_000

@@ -270,3 +270,16 @@ METRIC_NAME_HINTS = frozenset({"coef", "coeff", "coefficient", "acc", "accuracy"
                                "index", "miou"})
 # Receivers of `.compile` that are not Keras models.
 NOT_MODEL_COMPILE = frozenset({"re", "regex", "torch", "jax", "numba", "tensorflow.compat.v1"})
+
+# The words without which a file can give the finder nothing: no loss (compile calls,
+# `(y_true, y_pred)` signatures, `call` of a Loss subclass, wrappers, custom-object registries)
+# and no name that excludes a candidate (metrics are named in compile calls; training-step
+# methods, GradientTape blocks, per-sample maps, `strategy.run`). A group of files none of which
+# contains one is not parsed (losslint/prefilter.py, second stage). Keep in step with
+# losslint/finder.py and the call names losslint/project.py records.
+LOSS_ENTRY_WORDS = frozenset({
+    "compile", "y_true", "y_pred", "LossFunctionWrapper", "get_custom_objects", "custom_objects",
+    "GradientTape", "map_fn", "vectorized_map", "map", *STRATEGY_RUNS,
+    "train_step", "test_step", "predict_step", "compute_loss",
+    *(name.rpartition(".")[2] for name in LOSS_WRAPPERS | CUSTOM_OBJECT_CALLS),
+}) - {"get"}  # `keras.losses.get(fn)` matters only inside a compile call

@@ -33,7 +33,7 @@ from pathlib import Path
 from losslint import cache as cachelib
 from losslint.discovery import discover
 from losslint.ftypes import Finding, Report, Settings
-from losslint.prefilter import may_matter
+from losslint.prefilter import may_hold_loss, may_matter
 
 SKIP_CHUNK = 200  # skipped files per task
 GROUP_CHUNK = 40  # files to parse per task (several groups may share one)
@@ -62,8 +62,8 @@ class WorkerState:
 
     def handle(self, kind: str, payload) -> tuple[object, int]:
         """(result, number of files handled)."""
-        if kind == "skipped":
-            return [_skipped_rows(Path(p), d, data) for p, d, data in payload], len(payload)
+        if kind == "unparsed":
+            return [_unparsed_rows(which, Path(p), d, data) for which, p, d, data in payload], len(payload)
         if kind == "facts":
             out = []
             for gid, members in payload:
@@ -161,10 +161,13 @@ def _GroupFinder(project, names=None):
     return _GROUP_FINDER(project, names)
 
 
-def _skipped_rows(path: Path, display: str, data: bytes) -> list[list]:
+def _unparsed_rows(kind: str, path: Path, display: str, data: bytes) -> list[list]:
+    """A file not parsed with LibCST: "skipped" by the prefilter's first stage, or in a
+    "quiet" group (second stage, which checks a little more: see `api._check_quiet`)."""
     from losslint import api
 
-    return [cachelib.finding_to_json(f) for f in api._check_skipped(path, display, data)]
+    check = api._check_skipped if kind == "skipped" else api._check_quiet
+    return [cachelib.finding_to_json(f) for f in check(path, display, data)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -268,18 +271,6 @@ def check(paths: Sequence[str], settings: Settings, *, cache_dir: str | None = N
         if progress is not None:
             progress(min(done[0], total), total)
 
-    # -- files the prefilter skipped: do they parse? ---------------------------------------
-    skipped_rows: dict[int, list] = {}
-    unchecked = []
-    for i, file in enumerate(skipped):
-        key = f"{file.hash}{file.path.suffix}"
-        rows = store.get("skipped", key) if store else None
-        if _valid_rows(rows, with_path=False):
-            skipped_rows[i] = [[file.display, *row] for row in rows]
-        else:
-            unchecked.append(i)
-    advance(len(skipped) - len(unchecked))
-
     # -- the kept files, in groups ---------------------------------------------------------
     for file in kept:
         if file.path.suffix == ".ipynb":
@@ -292,46 +283,78 @@ def check(paths: Sequence[str], settings: Settings, *, cache_dir: str | None = N
         groups = groups_of(kept)
         if store:
             store.put("components", layout_key, groups)
+    # Second stage of the prefilter: a group without a loss entry word is only checked.
+    quiet = {gid for gid, group in enumerate(groups)
+             if not any(may_hold_loss(kept[i].data, kept[i].path) for i in group)}
     group_keys = [cachelib.digest([fingerprint, settings_key,
                                    [(kept[i].display, str(kept[i].path), kept[i].name, kept[i].is_package,
                                      kept[i].hash) for i in group]]) for group in groups]
     facts: dict[int, dict] = {}
     for gid, key in enumerate(group_keys):
-        value = store.get("facts", key) if store else None
+        value = store.get("facts", key) if store and gid not in quiet else None
         if _valid_facts(value):
             facts[gid] = value
-    to_parse = sum(len(groups[g]) for g in range(len(groups)) if g not in facts)
+    # Files checked with Python's parser only: those the first stage skipped, those of quiet groups.
+    unparsed = [("skipped", file) for file in skipped]
+    unparsed += [("quiet", kept[i]) for gid in sorted(quiet) for i in groups[gid]]
+    unparsed_rows: dict[int, list] = {}
+    unchecked = []
+    for n, (kind, file) in enumerate(unparsed):
+        rows = store.get(kind, f"{file.hash}{file.path.suffix}") if store else None
+        if _valid_rows(rows, with_path=False):
+            unparsed_rows[n] = [[file.display, *row] for row in rows]
+        else:
+            unchecked.append(n)
+    advance(len(unparsed) - len(unchecked))
+    to_parse = sum(len(groups[g]) for g in range(len(groups)) if g not in facts and g not in quiet)
 
     jobs_used = parallel.choose_jobs(jobs, to_parse + len(unchecked) // 10)
     runner = parallel.make_runner(settings, jobs_used)
     try:
-        # Skipped files: syntax only.
         tasks = []
         for start in range(0, len(unchecked), SKIP_CHUNK):
             chunk = unchecked[start:start + SKIP_CHUNK]
-            tasks.append((len(tasks), [(str(skipped[i].path), skipped[i].display, skipped[i].data)
-                                       for i in chunk]))
-        for start, chunk_rows in zip(range(0, len(unchecked), SKIP_CHUNK), runner.run("skipped", tasks, advance)):
-            for i, rows in zip(unchecked[start:start + SKIP_CHUNK], chunk_rows):
-                skipped_rows[i] = rows
+            tasks.append((len(tasks), [(unparsed[n][0], str(unparsed[n][1].path), unparsed[n][1].display,
+                                        unparsed[n][1].data) for n in chunk]))
+        for start, chunk_rows in zip(range(0, len(unchecked), SKIP_CHUNK), runner.run("unparsed", tasks, advance)):
+            for n, rows in zip(unchecked[start:start + SKIP_CHUNK], chunk_rows):
+                unparsed_rows[n] = rows
                 if store:
-                    store.put("skipped", f"{skipped[i].hash}{skipped[i].path.suffix}", [row[1:] for row in rows])
+                    kind, file = unparsed[n]
+                    store.put(kind, f"{file.hash}{file.path.suffix}", [row[1:] for row in rows])
 
         # Groups: facts where not cached, then findings where not cached.
         owner: dict[int, int] = {}
         loads = [0] * runner.workers
-        missing = [g for g in range(len(groups)) if g not in facts]
-        fact_tasks = _group_tasks(missing, groups, kept, owner, loads)
-        for task_result in runner.run("facts", fact_tasks, advance):
-            for gid, value in task_result:
-                facts[gid] = value
-                if store:
-                    store.put("facts", group_keys[gid], value)
-        names = _run_names(facts.values())
+        missing = [g for g in range(len(groups)) if g not in facts and g not in quiet]
+        promoted: list[int] = []
+        while True:
+            fact_tasks = _group_tasks(missing, groups, kept, owner, loads)
+            for task_result in runner.run("facts", fact_tasks, advance):
+                for gid, value in task_result:
+                    facts[gid] = value
+                    if store:
+                        store.put("facts", group_keys[gid], value)
+            # `strategy.run(step)` names functions by name across groups: a quiet group that
+            # defines one must give its calls (`_run_names`), so it is parsed after all.
+            strategy = {name for value in facts.values() for name in value["strategy"]}
+            newly = [g for g in sorted(quiet) if strategy and any(_words(kept[i]) & strategy for i in groups[g])]
+            if not newly:
+                break
+            quiet.difference_update(newly)
+            promoted += newly
+            missing = [g for g in newly if g not in facts]
+        if promoted:
+            dropped = {id(kept[i]) for g in promoted for i in groups[g]}
+            for n, (kind, file) in enumerate(unparsed):
+                if kind == "quiet" and id(file) in dropped:
+                    unparsed_rows.pop(n, None)
+        active = [g for g in range(len(groups)) if g not in quiet]
+        names = _run_names(facts[g] for g in active)
         results: dict[int, list] = {}
         pending = []
         finding_keys = {}
-        for gid in range(len(groups)):
+        for gid in active:
             excluded = sorted(w for w in facts[gid]["weak"] if w in names[0] or w in names[1])
             finding_keys[gid] = cachelib.digest([group_keys[gid], excluded])
             value = store.get("findings", finding_keys[gid]) if store else None
@@ -353,12 +376,12 @@ def check(paths: Sequence[str], settings: Settings, *, cache_dir: str | None = N
         runner.close()
 
     findings: list[Finding] = []
-    on_disk = {f.display: f.path for f in skipped}
-    skipped_findings = [cachelib.finding_from_json(row) for i in sorted(skipped_rows) for row in skipped_rows[i]]
+    on_disk = {file.display: file.path for _, file in unparsed}
+    unparsed_findings = [cachelib.finding_from_json(row) for n in sorted(unparsed_rows) for row in unparsed_rows[n]]
     from losslint.project import Project
 
-    findings += api._finish(skipped_findings, Project(), settings, on_disk)
-    for gid in range(len(groups)):
+    findings += api._finish(unparsed_findings, Project(), settings, on_disk)
+    for gid in active:
         findings += [cachelib.finding_from_json(row) for row in results[gid]]
     report.findings = sorted(findings, key=Finding.sort_key)
     if store:

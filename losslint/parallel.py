@@ -2,7 +2,8 @@
 
 The work comes in three kinds of tasks (losslint/incremental.py makes them):
 
-  skipped   check that files the prefilter skipped parse (LL901/LL902)
+  unparsed  check that files not parsed with LibCST (the prefilter skipped them, or their
+            group holds no loss) parse with Python's parser (LL901/LL902)
   facts     parse and index a group of files (files that can see each other through imports)
             and report the names it contributes to the whole run
   findings  analyse a group, knowing the whole run's names, and report its findings

@@ -74,6 +74,18 @@ def nesting_problem(text: str) -> str | None:
     return None
 
 
+def parses_safely(text: str) -> bool:
+    """Python's parser reads `text`, within the size and nesting limits: LibCST would parse it
+    too, but for syntax only LibCST rejects (a newer Python's, say)."""
+    if len(text) > MAX_CHARS:
+        return False
+    try:
+        tree = compile(text, "<losslint>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return _depth(tree) <= MAX_DEPTH
+
+
 def _depth(tree: ast.AST) -> int:
     """The tree's depth, breadth first (no recursion); an `and`/`or` of n operands counts n."""
     deepest = levels = 0

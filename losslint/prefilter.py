@@ -10,12 +10,23 @@ element-wise: exactly what analysing a module without reductions would conclude.
 
 `__init__.py` files are always kept: their re-exports connect the files that matter.
 The cost: a skipped file's syntax errors are not reported (it is not parsed).
+
+Second stage, `may_hold_loss`: most files that pass are Keras code without a loss (model
+definitions, data pipelines, layers). The finder starts from a handful of constructs (compile
+calls, `(y_true, y_pred)` signatures, `call` of a Loss subclass, wrappers and custom-object
+registries) and learns names that exclude candidates from a few more (training-step methods,
+GradientTape blocks, per-sample maps, `strategy.run`): `catalogue.LOSS_ENTRY_WORDS`. A group of
+files that can reach each other (losslint/incremental.py) none of which contains one of those
+words has no loss, so no finding but a file's own syntax errors: such groups are checked with
+Python's parser instead of LibCST's, about ten times cheaper.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+
+from losslint.catalogue import LOSS_ENTRY_WORDS
 
 _RELEVANT = re.compile(
     rb"tensorflow|keras|y_true|y_pred|(?<!\bre)\.compile\s*\(|custom_object|load_model|LossFunctionWrapper"
@@ -28,3 +39,21 @@ def may_matter(data: bytes, path: Path) -> bool:
     if path.name == "__init__.py":
         return True
     return _RELEVANT.search(data) is not None
+
+
+# Calls named `map(` or `run(` only (the words alone are in every other docstring); a class's
+# `call` method only as a definition.
+_SHORT = {"map", "run"}
+_ENTRY = re.compile(
+    rb"\b(?:" + b"|".join(sorted(w.encode() for w in LOSS_ENTRY_WORDS - _SHORT)) + rb")\b"
+    rb"|\b(?:" + b"|".join(sorted(w.encode() for w in _SHORT)) + rb")\s*\("
+    rb"|\bdef\s+call\b"
+)
+
+
+def may_hold_loss(data: bytes, path: Path) -> bool:
+    """False only when the file can give the finder neither a loss nor a name (see above).
+    Notebooks are always kept: their cells are read as one module after masking magics."""
+    if path.suffix == ".ipynb":
+        return True
+    return _ENTRY.search(data) is not None

@@ -166,7 +166,7 @@ class ModuleInfo:
     name: str  # dotted module name
     is_package: bool
     tree: cst.Module
-    source: str
+    source: str  # the text `tree` was parsed from: `tree.code == source`
     notebook: object | None = None  # notebook.NotebookSource for .ipynb files
     scope: Scope | None = None
     functions: list[FunctionInfo] = field(default_factory=list)
@@ -184,12 +184,59 @@ class ModuleInfo:
     def package(self) -> str:
         return self.name if self.is_package else self.name.rpartition(".")[0]
 
-    def span(self, node: cst.CSTNode):
-        """1-based line/column range of `node`, computed lazily: only files with findings pay."""
+    def span(self, node: cst.CSTNode, within: cst.CSTNode | None = None):
+        """1-based line/column range of `node`; `within` is a node that contains it (its
+        function), to tell apart copies of the same text.
+
+        LibCST computes positions by generating the whole module's code, which cost more than
+        parsing it (1.5 s against 0.6 s for 210 modules with findings on the benchmark
+        corpus). A node's code is a verbatim piece of the source, so when that piece occurs
+        once in the source (or once in the one occurrence of `within`'s code), its offset is
+        its position; only the other nodes (and statements) pay for the codegen.
+        """
         if self._positions is None:
+            found = self._find_text(node, within)
+            if found is not None:
+                return found
             self._positions = _positions(self.tree)
         rng = self._positions[node]
         return rng.start.line, rng.start.column + 1, rng.end.line, rng.end.column + 1
+
+    def _find_text(self, node: cst.CSTNode, within: cst.CSTNode | None):
+        if not isinstance(node, cst.BaseExpression):
+            return None  # statements' code includes the blank lines and comments before them
+        source = self.source
+        if "\r" in source and source.count("\r") != source.count("\r\n"):
+            return None  # a lone CR breaks lines too: leave the counting to LibCST
+        text = self.tree.code_for_node(node)
+        if not text:
+            return None
+        start = _only_occurrence(source, text, 0, len(source))
+        if start is None and within is not None:
+            outer = self.tree.code_for_node(within)
+            begin = _only_occurrence(source, outer, 0, len(source)) if outer else None
+            if begin is not None:
+                start = _only_occurrence(source, text, begin, begin + len(outer))
+        if start is None:
+            return None
+        end = start + len(text)
+        # LibCST's position of a parenthesised expression leaves out its parentheses.
+        start += sum(len(self.tree.code_for_node(paren)) for paren in getattr(node, "lpar", ()))
+        end -= sum(len(self.tree.code_for_node(paren)) for paren in getattr(node, "rpar", ()))
+        text = source[start:end]
+        line = source.count("\n", 0, start) + 1
+        end_line = line + text.count("\n")
+        column = start - source.rfind("\n", 0, start)
+        end_column = end - source.rfind("\n", 0, end)
+        return line, column, end_line, end_column
+
+
+def _only_occurrence(text: str, piece: str, start: int, end: int) -> int | None:
+    """The offset of `piece` in `text[start:end]` when it occurs there exactly once."""
+    first = text.find(piece, start, end)
+    if first < 0 or text.find(piece, first + 1, end) >= 0:
+        return None
+    return first
 
 
 def _positions(tree: cst.Module):

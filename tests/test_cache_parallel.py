@@ -111,6 +111,65 @@ def test_a_metric_named_in_an_unrelated_file_still_excludes_a_signature_loss(tmp
     assert [f.function for f in api.check_paths([str(tmp_path)], Settings(), jobs=1).findings] == ["overlap"]
 
 
+# --- groups no loss can be in are not parsed (the prefilter's second stage) -----------------
+
+MODEL = ("import tensorflow as tf\nfrom tensorflow import keras\n\n\ndef build(classes=10):\n"
+         "    inputs = keras.Input(shape=(32, 32, 3))\n"
+         "    x = keras.layers.Conv2D(16, 3, activation='relu')(inputs)\n"
+         "    x = tf.reduce_mean(x, axis=[1, 2])\n"
+         "    return keras.Model(inputs, keras.layers.Dense(classes)(x))\n")
+PIPELINE = ("import tensorflow as tf\n\n\ndef images(files, batch=32):\n"
+            "    ds = tf.data.Dataset.from_tensor_slices(files)\n"
+            "    return ds.shuffle(1000).batch(batch).prefetch(tf.data.AUTOTUNE)\n")
+
+
+def test_groups_without_a_loss_entry_word_are_not_parsed(tmp_path, monkeypatch):
+    write(tmp_path, {**PROJECT, "backbone.py": MODEL, "pipeline.py": PIPELINE})
+    loads = CountingLoads(monkeypatch)
+    grouped = api.check_paths([str(tmp_path)], Settings(), jobs=1)
+    assert sorted(Path(p).name for p in loads.parsed) == ["helpers.py", "losses.py", "other.py", "train.py"]
+    assert summary(grouped) == summary(api.scan_paths([str(tmp_path)], Settings()).report)
+    # Once the training script imports the model file, they are one group: both parsed.
+    (tmp_path / "train.py").write_text("from backbone import build\n" + PROJECT["train.py"])
+    loads.parsed.clear()
+    api.check_paths([str(tmp_path)], Settings(), jobs=1)
+    assert "backbone.py" in {Path(p).name for p in loads.parsed}
+
+
+@pytest.mark.parametrize("broken, code, words", [
+    (MODEL + "def head(x:\n    return x\n", "LL901", "syntax error"),
+    ("import tensorflow as tf\nx = " + "-" * 3000 + "1\n", "LL901", "nested too deeply"),
+    (b"import tensorflow as tf\nname = '\xff\xfe'\n", "LL902", "cannot decode"),
+])
+def test_a_file_of_a_quiet_group_still_reports_its_own_errors(tmp_path, monkeypatch, broken, code, words):
+    write(tmp_path, PROJECT)
+    target = tmp_path / "backbone.py"
+    target.write_bytes(broken if isinstance(broken, bytes) else broken.encode())
+    loads = CountingLoads(monkeypatch)
+    grouped = api.check_paths([str(tmp_path)], Settings(), jobs=1)
+    assert "backbone.py" not in {Path(p).name for p in loads.parsed}
+    mine = [f for f in grouped.findings if f.path.endswith("backbone.py")]
+    assert [f.code for f in mine] == [code] and words in mine[0].message
+    assert summary(grouped) == summary(api.scan_paths([str(tmp_path)], Settings()).report)
+
+
+def test_a_strategy_step_defined_in_a_quiet_group_is_still_read(tmp_path, monkeypatch):
+    # `strategy.run(step)` excludes, by name, what any function named `step` calls; steps.py has
+    # no loss entry word of its own and nothing names it, so its group would be quiet.
+    write(tmp_path, {
+        "losses.py": "import tensorflow as tf\n\ndef pixel_loss(y_true, y_pred):\n"
+                     "    return tf.reduce_sum(tf.abs(y_true - y_pred))\n",
+        "steps.py": "import tensorflow as tf\n\ndef step(batch):\n    return pixel_loss(batch, batch)\n",
+        "loop.py": "import tensorflow as tf\nstrategy = tf.distribute.MirroredStrategy()\n"
+                   "strategy.run(step, args=(1,))\n",
+    })
+    whole = api.scan_paths([str(tmp_path)], Settings()).report
+    assert whole.findings == []
+    assert summary(api.check_paths([str(tmp_path)], Settings(), jobs=1)) == []
+    (tmp_path / "loop.py").write_text("import tensorflow as tf\n")
+    assert [f.function for f in api.check_paths([str(tmp_path)], Settings(), jobs=1).findings] == ["pixel_loss"]
+
+
 # --- the cache --------------------------------------------------------------------------------
 
 
@@ -161,7 +220,7 @@ def test_a_corrupt_cache_file_is_ignored_and_rewritten(project):
     json.loads((cache / "v1.json").read_text())  # valid again
     # Entries of the wrong shape under the right fingerprint are misses too.
     data = json.loads((cache / "v1.json").read_text())
-    for section in ("skipped", "components", "facts", "findings"):
+    for section in ("skipped", "quiet", "components", "facts", "findings"):
         data[section] = {key: "garbage" for key in data[section]}
     (cache / "v1.json").write_text(json.dumps(data))
     assert summary(api.check_paths([str(project)], Settings(), cache_dir=str(cache), jobs=1)) == summary(cold)

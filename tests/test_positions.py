@@ -1,0 +1,100 @@
+"""Finding positions: `ModuleInfo.span` finds most nodes by their text instead of generating
+the whole module's code; it must give exactly LibCST's PositionProvider positions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import libcst as cst
+import pytest
+
+from losslint.project import ModuleInfo, _positions
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = sorted(p for folder in ("fixtures", "demo", "fixtures_fix") for p in (ROOT / folder).rglob("*.py"))
+
+
+def module_for(text: str) -> ModuleInfo:
+    return ModuleInfo(Path("m.py"), "m.py", "m", False, cst.parse_module(text), text)
+
+
+class _Nodes(cst.CSTVisitor):
+    """Every expression with its enclosing function (or None at module level)."""
+
+    def __init__(self) -> None:
+        self.found: list[tuple[cst.CSTNode, cst.CSTNode | None]] = []
+        self.functions: list[cst.CSTNode] = []
+
+    def visit_FunctionDef(self, node) -> None:
+        self.functions.append(node)
+
+    def leave_FunctionDef(self, node) -> None:
+        self.functions.pop()
+
+    def on_visit(self, node) -> bool:
+        if isinstance(node, (cst.BaseExpression, cst.FunctionDef, cst.Return, cst.Arg)):
+            self.found.append((node, self.functions[-1] if self.functions else None))
+        return super().on_visit(node)
+
+
+def check_every_node(text: str) -> int:
+    """Compares every expression's span with LibCST's; returns how many were found by text."""
+    module = module_for(text)
+    expected = _positions(module.tree)
+    nodes = _Nodes()
+    module.tree.visit(nodes)
+    by_text = 0
+    fallback_checked = False
+    for node, function in nodes.found:
+        rng = expected[node]
+        want = (rng.start.line, rng.start.column + 1, rng.end.line, rng.end.column + 1)
+        found = module._find_text(node, function)
+        if found is not None:
+            by_text += 1
+            assert found == want, (cst.Module([]).code_for_node(node), found, want)
+        elif fallback_checked or not isinstance(node, cst.BaseExpression):
+            continue  # statements and arguments always go to LibCST; one such check a file
+        else:
+            fallback_checked = True
+        fresh = ModuleInfo(module.path, module.display, module.name, False, module.tree, text)
+        assert fresh.span(node, function) == want  # by text where it can, else LibCST
+        assert (fresh._positions is None) == (found is not None)  # no codegen when found by text
+    return by_text
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_text_positions_equal_libcst_positions_on_every_fixture(path):
+    text = path.read_text()
+    try:
+        cst.parse_module(text)
+    except cst.ParserSyntaxError:
+        return  # the syntax-error fixture: nothing to position
+    check_every_node(text)
+
+
+def test_most_nodes_are_found_by_text():
+    # Otherwise the shortcut saves nothing: on the fixtures most expressions are unique.
+    found = total = 0
+    for path in SOURCES[:20]:
+        text = path.read_text()
+        try:
+            found += check_every_node(text)
+        except cst.ParserSyntaxError:
+            continue
+        total += 1
+    assert total and found > 0
+
+
+@pytest.mark.parametrize("text", [
+    # The same call in two functions, twice in one function, across lines, in parentheses.
+    "import tensorflow as tf\n\ndef a(y_true, y_pred):\n    return tf.reduce_sum(y_pred)\n\n"
+    "def b(y_true, y_pred):\n    return tf.reduce_sum(y_pred) + tf.reduce_sum(y_pred)\n",
+    "def f(x):\n    return (tf.reduce_mean(\n        x,\n    ))\n",
+    "def f(x):\n\treturn  K.sum( x )  # tab\n",
+    "x = 'é' ; y = f(x)\ndef g(y_true, y_pred):\n    return K.sum(y_pred) * 'ü'\n",
+    "def f(x):\r\n    return K.sum(x)\r\n\r\ndef g(x):\r\n    return K.sum(x)\r\n",
+    "def f(x):\r    return K.sum(x)\r",  # lone CR line breaks: LibCST counts them
+    "@decorate\nclass C:\n    def call(self, y_true, y_pred):\n        return K.mean(y_pred)\n",
+])
+def test_text_positions_on_tricky_layouts(text):
+    check_every_node(text)
