@@ -23,19 +23,22 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import libcst as cst
-from pathspec import GitIgnoreSpec
+from typing import TYPE_CHECKING
 
-from losslint.analysis import analyse, to_finding
-from losslint.finder import LossTarget
-from losslint.discovery import discover
+from losslint.discovery import discover, module_name_for
 from losslint.ftypes import FileError, Finding, Report, Settings, SourceFile
 from losslint.prefilter import may_matter
-from losslint.notebook import NotebookError, NotPythonNotebook, join_cells, load_notebook
-from losslint.parsing import TooDeep, TooLarge, parse_module, parses_safely
-from losslint.project import ModuleInfo, Project, module_name_for
 from losslint.rules import RULES, is_selected
 from losslint.suppression import Suppressions
+
+# LibCST and the analysis are imported where they are used: a warm run served from the cache
+# (and the parent process of a parallel run) never parses, and importing them is a third of
+# a warm run's time (losslint/cache.py, bench/run.py).
+if TYPE_CHECKING:
+    import libcst as cst
+
+    from losslint.finder import LossTarget
+    from losslint.project import ModuleInfo, Project
 
 
 class _Unreadable(Exception):
@@ -93,6 +96,8 @@ def scan_paths(paths: Sequence[str], settings: Settings = Settings()) -> Scan:
 
 
 def _scan_paths(paths: Sequence[str], settings: Settings) -> Scan:
+    from losslint.project import Project
+
     sources, errors = discover(
         paths,
         respect_gitignore=settings.respect_gitignore,
@@ -113,6 +118,8 @@ def _scan_paths(paths: Sequence[str], settings: Settings) -> Scan:
 
 def check_source(source: str, path: str = "<string>", settings: Settings = Settings()) -> list[Finding]:
     """Analyse one in-memory module (tests, editors). Notebooks: pass their JSON text."""
+    from losslint.project import Project
+
     project = Project()
     findings = _load(project, Path(path), path, source.encode("utf-8"))
     findings += _analyse(project, None, settings)
@@ -142,6 +149,11 @@ def _no_cyclic_gc():
 
 def _load(project: Project, path: Path, display: str, data: bytes) -> list[Finding]:
     """Parse one file into the project; return the file-level findings (LL901, LL902)."""
+    import libcst as cst
+
+    from losslint.parsing import TooDeep, TooLarge, parse_module
+    from losslint.project import ModuleInfo
+
     try:
         if path.suffix == ".ipynb":
             return _load_notebook(project, path, display, data)
@@ -190,6 +202,8 @@ def load_source(project: Project, source: SourceFile, data: bytes) -> list[Findi
 
 def _check_skipped(path: Path, display: str, data: bytes) -> list[Finding]:
     """LL901/LL902 for a file the prefilter skipped, with Python's own (10x cheaper) parser."""
+    from losslint.notebook import NotebookError, NotPythonNotebook, load_notebook
+
     if path.suffix == ".ipynb":
         try:  # a notebook that is not one is still reported, Keras or not
             load_notebook(data.decode("utf-8-sig"))
@@ -219,6 +233,9 @@ def _check_quiet(path: Path, display: str, data: bytes) -> list[Finding]:
     """The file-level findings (LL901, LL902) of a file in a group no loss can be in
     (losslint/prefilter.py, second stage): none when Python's parser reads it within the
     limits, else whatever `_load` reports, so each error is worded as for any other file."""
+    from losslint.parsing import parses_safely
+    from losslint.project import Project
+
     if path.suffix != ".ipynb":
         try:
             if parses_safely(_decode(data)):
@@ -241,6 +258,12 @@ def _decode(data: bytes) -> str:
 
 
 def _load_notebook(project: Project, path: Path, display: str, data: bytes) -> list[Finding]:
+    import libcst as cst
+
+    from losslint.notebook import NotebookError, NotPythonNotebook, join_cells, load_notebook
+    from losslint.parsing import TooDeep, TooLarge, parse_module
+    from losslint.project import ModuleInfo
+
     try:
         notebook = load_notebook(data.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
@@ -306,6 +329,8 @@ def _file_finding(display: str, code: str, message: str) -> Finding:
 
 def _analyse(project: Project, targets: dict[Finding, LossTarget] | None = None,
              settings: Settings | None = None) -> list[Finding]:
+    from losslint.analysis import analyse, to_finding
+
     findings = []
     for result in analyse(project, settings):
         finding = to_finding(*result)
@@ -338,6 +363,8 @@ def _per_file_ignores(settings: Settings, path: Path | None) -> tuple[str, ...]:
     if relative.startswith(".."):
         relative = os.path.basename(absolute)  # outside the project: only its name can match
     relative = relative.replace(os.sep, "/")
+    from pathspec import GitIgnoreSpec
+
     codes: list[str] = []
     for pattern, ignored in settings.per_file_ignores:
         if GitIgnoreSpec.from_lines([pattern]).match_file(relative):
@@ -346,10 +373,12 @@ def _per_file_ignores(settings: Settings, path: Path | None) -> tuple[str, ...]:
 
 
 def _finish(
-    findings: list[Finding], project: Project, settings: Settings, on_disk: dict[str, Path]
+    findings: list[Finding], project: Project | None, settings: Settings, on_disk: dict[str, Path]
 ) -> list[Finding]:
+    """The findings the settings select and no comment suppresses, in order. `project` has
+    the parsed sources (None when none was parsed: file-level findings only)."""
     suppressions: dict[str, Suppressions] = {}
-    modules: dict[str, ModuleInfo] = {m.display: m for m in project.modules}
+    modules: dict[str, ModuleInfo] = {m.display: m for m in project.modules} if project else {}
     file_ignores: dict[str, tuple[str, ...]] = {}
     kept = []
     for finding in findings:

@@ -443,7 +443,8 @@ def check(
             error(f"unknown rule selector {code!r}")
         return EXIT_ERROR
     try:
-        compile_patterns(exclude)
+        if exclude:  # (pathspec is imported only when there are patterns)
+            compile_patterns(exclude)
     except ValueError as exc:
         return error(str(exc))
 

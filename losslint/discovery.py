@@ -39,9 +39,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pathspec import GitIgnoreSpec
+from typing import TYPE_CHECKING
 
 from losslint.ftypes import FileError, SourceFile
+
+if TYPE_CHECKING:  # pathspec is imported when there are patterns: it costs a fifth of a warm run
+    from pathspec import GitIgnoreSpec
 
 # What a directory walk collects. `.pyi` stubs hold no loss bodies worth a walk, but a stub
 # named on the command line is accepted.
@@ -82,6 +85,8 @@ def compile_patterns(patterns: Iterable[str]) -> GitIgnoreSpec:
 
     Public so the command line can reject a bad `--exclude` before any work starts.
     """
+    from pathspec import GitIgnoreSpec
+
     lines = list(patterns)
     for line in lines:
         try:
@@ -126,8 +131,8 @@ def discover(
                 exclude_specs=exclude_specs,
                 respect_gitignore=respect_gitignore,
             )
-            for source in walker.walk(errors):
-                _add(found, source)
+            for source, key in walker.walk(errors):
+                _add(found, source, key)
         elif os.path.exists(target):
             if target.endswith(EXPLICIT_SUFFIXES) and not (
                 force_exclude
@@ -152,13 +157,14 @@ def _why_unreachable(target: str) -> str:
     return NO_SUCH_FILE
 
 
-def _add(found: dict[str, SourceFile], source: SourceFile) -> None:
-    """Record `source` unless the same file is already there.
+def _add(found: dict[str, SourceFile], source: SourceFile, real: str | None = None) -> None:
+    """Record `source` unless the same file is already there. `real` is its real path when
+    known (the walk knows it without asking the file system for each file).
 
     `a.py`, `./a.py` and a symlink to it are one file, reported once: under the name it was
     first found by, except that a real file's own name beats a symlink's.
     """
-    key = os.path.normcase(os.path.realpath(source.path))
+    key = os.path.normcase(real if real is not None else os.path.realpath(source.path))
     known = found.get(key)
     if known is None or (known.path.is_symlink() and not source.path.is_symlink()):
         found[key] = source
@@ -207,6 +213,8 @@ def _read_ignore_file(path: str) -> GitIgnoreSpec | None:
             lines = handle.read().splitlines()
     except OSError:
         return None
+    from pathspec import GitIgnoreSpec
+
     valid = []
     for line in lines:
         try:
@@ -344,8 +352,11 @@ class _Walker:
             return True
         return self._ignored_by(levels, parts, is_dir)
 
-    def walk(self, errors: list[FileError]) -> list[SourceFile]:
-        found: list[SourceFile] = []
+    def walk(self, errors: list[FileError]) -> list[tuple[SourceFile, str | None]]:
+        """Each file with its real path, or None for a symlink (resolved by `_add`). The walk
+        never enters a linked folder, so below the root's real path every name is real."""
+        found: list[tuple[SourceFile, str | None]] = []
+        real_root = os.path.realpath(self.root)
         # Each stack item: a directory below the root, the ignore levels that apply inside it
         # (highest priority first) and whether it is in a git work tree.
         stack: list[tuple[tuple[str, ...], list[_Level], bool]] = [
@@ -382,7 +393,8 @@ class _Walker:
                     and entry.name.endswith(WALK_SUFFIXES)
                     and not self._skipped(child, False, levels)
                 ):
-                    found.append(SourceFile(Path(entry.path), self.display(child)))
+                    real = None if entry.is_symlink() else os.path.join(real_root, *child)
+                    found.append((SourceFile(Path(entry.path), self.display(child)), real))
                 elif (
                     not is_dir
                     and entry.name.endswith(WALK_SUFFIXES)
@@ -469,3 +481,33 @@ def _ignored_by_git(target: str) -> bool:
         if _Walker._ignored_by(levels, (path.name,), is_dir=path is not real):
             return True
     return False
+
+
+def module_name_for(path: Path, packages: dict[Path, list[str]] | None = None) -> tuple[str, bool]:
+    """Dotted module name from the package structure (folders with `__init__.py`).
+    `packages` remembers each folder's package parts across the calls of one run."""
+    path = path.resolve()
+    is_package = path.name == "__init__.py"
+    package = _package_parts(path.parent, {} if packages is None else packages)
+    parts = package if is_package else [*package, path.stem]
+    return ".".join(parts) or path.parent.name, is_package
+
+
+def _package_parts(directory: Path, known: dict[Path, list[str]]) -> list[str]:
+    """The package names down to `directory` (empty when it is not a package)."""
+    chain: list[Path] = []  # packages whose names are not known yet, innermost first
+    base: list[str] = []
+    while True:
+        if directory in known:
+            base = known[directory]
+            break
+        if not (directory / "__init__.py").is_file():
+            known[directory] = []
+            break
+        chain.append(directory)
+        if directory.parent == directory:
+            break
+        directory = directory.parent
+    for folder in reversed(chain):
+        base = known[folder] = [*base, folder.name]
+    return base

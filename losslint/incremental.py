@@ -272,11 +272,12 @@ def check(paths: Sequence[str], settings: Settings, *, cache_dir: str | None = N
             progress(min(done[0], total), total)
 
     # -- the kept files, in groups ---------------------------------------------------------
+    packages: dict[Path, list[str]] = {}
     for file in kept:
         if file.path.suffix == ".ipynb":
             file.name, file.is_package = file.path.stem, False
         else:
-            file.name, file.is_package = _module_name(file.path)
+            file.name, file.is_package = _module_name(file.path, packages)
     layout_key = cachelib.digest([fingerprint, [(f.display, str(f.path), f.name, f.hash) for f in kept]])
     groups = store.get("components", layout_key) if store else None
     if not _valid_groups(groups, len(kept)):
@@ -378,9 +379,7 @@ def check(paths: Sequence[str], settings: Settings, *, cache_dir: str | None = N
     findings: list[Finding] = []
     on_disk = {file.display: file.path for _, file in unparsed}
     unparsed_findings = [cachelib.finding_from_json(row) for n in sorted(unparsed_rows) for row in unparsed_rows[n]]
-    from losslint.project import Project
-
-    findings += api._finish(unparsed_findings, Project(), settings, on_disk)
+    findings += api._finish(unparsed_findings, None, settings, on_disk)
     for gid in active:
         findings += [cachelib.finding_from_json(row) for row in results[gid]]
     report.findings = sorted(findings, key=Finding.sort_key)
@@ -389,10 +388,10 @@ def check(paths: Sequence[str], settings: Settings, *, cache_dir: str | None = N
     return report
 
 
-def _module_name(path: Path) -> tuple[str, bool]:
-    from losslint.project import module_name_for
+def _module_name(path: Path, packages: dict[Path, list[str]]) -> tuple[str, bool]:
+    from losslint.discovery import module_name_for
 
-    return module_name_for(path) if path.exists() else (path.stem, False)
+    return module_name_for(path, packages) if path.exists() else (path.stem, False)
 
 
 def _group_tasks(gids: Sequence[int], groups: list[list[int]], kept: list[_File], owner: dict[int, int],

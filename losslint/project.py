@@ -577,20 +577,6 @@ class External:
 Resolved = "External | FunctionInfo | ClassInfo | ModuleInfo | Binding"
 
 
-def module_name_for(path: Path) -> tuple[str, bool]:
-    """Dotted module name from the package structure (folders with `__init__.py`)."""
-    path = path.resolve()
-    is_package = path.name == "__init__.py"
-    parts = [] if is_package else [path.stem]
-    directory = path.parent
-    while (directory / "__init__.py").is_file():
-        parts.insert(0, directory.name)
-        if directory.parent == directory:
-            break
-        directory = directory.parent
-    return ".".join(parts) or path.parent.name, is_package
-
-
 class Project:
     def __init__(self) -> None:
         self.modules: list[ModuleInfo] = []

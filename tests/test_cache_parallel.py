@@ -318,3 +318,18 @@ def test_the_cli_passes_jobs_and_the_cache_folder_on(project, monkeypatch, capsy
     assert seen["jobs"] == 1 and seen["cache_dir"] == str(project.parent / "c")
     assert main(["check", "-q", "--no-cache", str(project)]) == 1
     assert seen["jobs"] is None and seen["cache_dir"] is None
+
+
+def test_a_warm_run_imports_neither_libcst_nor_the_analysis(project):
+    # Importing LibCST and the analysis was a third of a warm run's time: a run served from
+    # the cache must not need them (nor pathspec, when no pattern is given).
+    cache = str(project.parent / "cache")
+    script = ("import sys\nfrom losslint.cli import main\n"
+              f"status = main(['check', '-o', 'report.txt', '--cache-dir', {cache!r}, {str(project)!r}])\n"
+              "heavy = sorted(m for m in ('libcst', 'losslint.analysis', 'losslint.project', 'pathspec')"
+              " if m in sys.modules)\n"
+              "print(status, heavy)\n")
+    cold = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=project.parent)
+    assert cold.stdout.split()[0] == "1" and "libcst" in cold.stdout, cold.stderr
+    warm = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=project.parent)
+    assert warm.stdout.strip() == "1 []", warm.stderr
