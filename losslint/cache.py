@@ -116,6 +116,10 @@ class Cache:
         return {section: data[section] if isinstance(data.get(section), dict) else {}
                 for section in _SECTIONS}
 
+    def is_empty(self) -> bool:
+        """Nothing from earlier runs (a first run, or a changed linter)."""
+        return not any(self._data.values())
+
     def get(self, section: str, key: str):
         if key in self._new[section]:
             return self._new[section][key]

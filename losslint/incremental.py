@@ -251,8 +251,31 @@ def check(paths: Sequence[str], settings: Settings, *, cache_dir: str | None = N
         exclude_groups=api._exclude_groups(settings),
         force_exclude=settings.force_exclude,
     )
-    report = Report(errors=list(errors))
     store = cachelib.Cache(cache_dir) if cache_dir else None
+    # A cold run over a large tree starts its workers before reading the files, so that they
+    # load LibCST and the analysis meanwhile (a tenth of a second each, otherwise spent
+    # after the reading).
+    early = parallel.early_jobs(jobs, len(sources)) if store is None or store.is_empty() else 1
+    runners = [parallel.make_runner(settings, early, warm_up=True)] if early > 1 else []
+
+    def runner_for(wanted: int):
+        if not runners:
+            runners.append(parallel.make_runner(settings, parallel.choose_jobs(jobs, wanted)))
+        return runners[0]
+
+    try:
+        return _check(sources, errors, settings, store, runner_for, progress)
+    finally:
+        for runner in runners:
+            runner.close()
+
+
+def _check(sources, errors, settings: Settings, store, runner_for, progress) -> Report:
+    """The run, given the discovered files, the cache (or None) and `runner_for(n)`: the
+    runner for about `n` files' worth of parsing."""
+    from losslint import api
+
+    report = Report(errors=list(errors))
     fingerprint = cachelib.fingerprint()
     settings_key = repr(settings)
 
@@ -309,72 +332,69 @@ def check(paths: Sequence[str], settings: Settings, *, cache_dir: str | None = N
     advance(len(unparsed) - len(unchecked))
     to_parse = sum(len(groups[g]) for g in range(len(groups)) if g not in facts and g not in quiet)
 
-    jobs_used = parallel.choose_jobs(jobs, to_parse + len(unchecked) // 10)
-    runner = parallel.make_runner(settings, jobs_used)
-    try:
-        tasks = []
-        for start in range(0, len(unchecked), SKIP_CHUNK):
-            chunk = unchecked[start:start + SKIP_CHUNK]
-            tasks.append((len(tasks), [(unparsed[n][0], str(unparsed[n][1].path), unparsed[n][1].display,
-                                        unparsed[n][1].data) for n in chunk]))
-        for start, chunk_rows in zip(range(0, len(unchecked), SKIP_CHUNK), runner.run("unparsed", tasks, advance)):
-            for n, rows in zip(unchecked[start:start + SKIP_CHUNK], chunk_rows):
+    runner = runner_for(to_parse + len(unchecked) // 10)
+    # First phase: the syntax checks (any worker) and the facts of the groups to parse.
+    chunks = [unchecked[start:start + SKIP_CHUNK] for start in range(0, len(unchecked), SKIP_CHUNK)]
+    check_tasks = [(None, "unparsed", [(unparsed[n][0], str(unparsed[n][1].path), unparsed[n][1].display,
+                                        unparsed[n][1].data) for n in chunk]) for chunk in chunks]
+
+    owner: dict[int, int] = {}
+    loads = [0] * runner.workers
+    missing = [g for g in range(len(groups)) if g not in facts and g not in quiet]
+    promoted: list[int] = []
+    while True:
+        fact_tasks = [(worker, "facts", payload) for worker, payload in
+                      _group_tasks(missing, groups, kept, owner, loads)]
+        outcome = runner.run_mixed(fact_tasks + check_tasks, advance)
+        for task_result in outcome[:len(fact_tasks)]:
+            for gid, value in task_result:
+                facts[gid] = value
+                if store:
+                    store.put("facts", group_keys[gid], value)
+        for chunk, chunk_rows in zip(chunks, outcome[len(fact_tasks):]):
+            for n, rows in zip(chunk, chunk_rows):
                 unparsed_rows[n] = rows
                 if store:
                     kind, file = unparsed[n]
                     store.put(kind, f"{file.hash}{file.path.suffix}", [row[1:] for row in rows])
-
-        # Groups: facts where not cached, then findings where not cached.
-        owner: dict[int, int] = {}
-        loads = [0] * runner.workers
-        missing = [g for g in range(len(groups)) if g not in facts and g not in quiet]
-        promoted: list[int] = []
-        while True:
-            fact_tasks = _group_tasks(missing, groups, kept, owner, loads)
-            for task_result in runner.run("facts", fact_tasks, advance):
-                for gid, value in task_result:
-                    facts[gid] = value
-                    if store:
-                        store.put("facts", group_keys[gid], value)
-            # `strategy.run(step)` names functions by name across groups: a quiet group that
-            # defines one must give its calls (`_run_names`), so it is parsed after all.
-            strategy = {name for value in facts.values() for name in value["strategy"]}
-            newly = [g for g in sorted(quiet) if strategy and any(_words(kept[i]) & strategy for i in groups[g])]
-            if not newly:
-                break
-            quiet.difference_update(newly)
-            promoted += newly
-            missing = [g for g in newly if g not in facts]
-        if promoted:
-            dropped = {id(kept[i]) for g in promoted for i in groups[g]}
-            for n, (kind, file) in enumerate(unparsed):
-                if kind == "quiet" and id(file) in dropped:
-                    unparsed_rows.pop(n, None)
-        active = [g for g in range(len(groups)) if g not in quiet]
-        names = _run_names(facts[g] for g in active)
-        results: dict[int, list] = {}
-        pending = []
-        finding_keys = {}
-        for gid in active:
-            excluded = sorted(w for w in facts[gid]["weak"] if w in names[0] or w in names[1])
-            finding_keys[gid] = cachelib.digest([group_keys[gid], excluded])
-            value = store.get("findings", finding_keys[gid]) if store else None
-            if _valid_rows(value):
-                results[gid] = value
-                if gid not in missing:
-                    advance(len(groups[gid]))
-            else:
-                pending.append(gid)
-        finding_tasks = [(worker, (names, payload)) for worker, payload in
-                         _group_tasks(pending, groups, kept, owner, loads, reuse=True)]
-        for task_result in runner.run("findings", finding_tasks):
-            for gid, rows in task_result:
-                results[gid] = rows
-                if store:
-                    store.put("findings", finding_keys[gid], rows)
-        advance(sum(len(groups[g]) for g in pending if g not in missing))
-    finally:
-        runner.close()
+        chunks, check_tasks = [], []
+        # `strategy.run(step)` names functions by name across groups: a quiet group that
+        # defines one must give its calls (`_run_names`), so it is parsed after all.
+        strategy = {name for value in facts.values() for name in value["strategy"]}
+        newly = [g for g in sorted(quiet) if strategy and any(_words(kept[i]) & strategy for i in groups[g])]
+        if not newly:
+            break
+        quiet.difference_update(newly)
+        promoted += newly
+        missing = [g for g in newly if g not in facts]
+    if promoted:
+        dropped = {id(kept[i]) for g in promoted for i in groups[g]}
+        for n, (kind, file) in enumerate(unparsed):
+            if kind == "quiet" and id(file) in dropped:
+                unparsed_rows.pop(n, None)
+    active = [g for g in range(len(groups)) if g not in quiet]
+    names = _run_names(facts[g] for g in active)
+    results: dict[int, list] = {}
+    pending = []
+    finding_keys = {}
+    for gid in active:
+        excluded = sorted(w for w in facts[gid]["weak"] if w in names[0] or w in names[1])
+        finding_keys[gid] = cachelib.digest([group_keys[gid], excluded])
+        value = store.get("findings", finding_keys[gid]) if store else None
+        if _valid_rows(value):
+            results[gid] = value
+            if gid not in missing:
+                advance(len(groups[gid]))
+        else:
+            pending.append(gid)
+    finding_tasks = [(worker, (names, payload)) for worker, payload in
+                     _group_tasks(pending, groups, kept, owner, loads, reuse=True)]
+    for task_result in runner.run("findings", finding_tasks):
+        for gid, rows in task_result:
+            results[gid] = rows
+            if store:
+                store.put("findings", finding_keys[gid], rows)
+    advance(sum(len(groups[g]) for g in pending if g not in missing))
 
     findings: list[Finding] = []
     on_disk = {file.display: file.path for _, file in unparsed}

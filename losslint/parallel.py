@@ -64,8 +64,12 @@ class LocalRunner:
 
     def run(self, kind: str, tasks: Sequence[tuple[int, object]],
             done: Callable[[int], None] = lambda n: None) -> list:
+        return self.run_mixed([(worker, kind, payload) for worker, payload in tasks], done)
+
+    def run_mixed(self, tasks: Sequence[tuple[int | None, str, object]],
+                  done: Callable[[int], None] = lambda n: None) -> list:
         results = []
-        for _, payload in tasks:
+        for _, kind, payload in tasks:
             result, size = self.state.handle(kind, payload)
             results.append(result)
             done(size)
@@ -75,13 +79,18 @@ class LocalRunner:
         pass
 
 
-def _worker_main(connection, settings: Settings) -> None:
+def _worker_main(connection, settings: Settings, warm_up: bool = False) -> None:
     global _IN_WORKER
     _IN_WORKER = True
     import gc
 
     gc.disable()  # as in api._no_cyclic_gc: the trees hold no cycles
     from losslint.incremental import WorkerState
+
+    if warm_up:  # while the parent still reads the files: LibCST and the analysis load here
+        import losslint.analysis  # noqa: F401
+        import losslint.parsing  # noqa: F401
+        import libcst  # noqa: F401
 
     state = WorkerState(settings)
     while True:
@@ -105,7 +114,7 @@ class WorkerError(RuntimeError):
 class PoolRunner:
     """`jobs` worker processes; task `(worker, payload)` runs in that worker, in order."""
 
-    def __init__(self, settings: Settings, jobs: int) -> None:
+    def __init__(self, settings: Settings, jobs: int, warm_up: bool = False) -> None:
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         context = multiprocessing.get_context(method)
         self.workers = jobs
@@ -113,7 +122,7 @@ class PoolRunner:
         self._processes = []
         for _ in range(jobs):
             parent_end, child_end = context.Pipe()
-            process = context.Process(target=_worker_main, args=(child_end, settings), daemon=True)
+            process = context.Process(target=_worker_main, args=(child_end, settings, warm_up), daemon=True)
             process.start()
             child_end.close()
             self._connections.append(parent_end)
@@ -121,17 +130,26 @@ class PoolRunner:
 
     def run(self, kind: str, tasks: Sequence[tuple[int, object]],
             done: Callable[[int], None] = lambda n: None) -> list:
+        return self.run_mixed([(worker, kind, payload) for worker, payload in tasks], done)
+
+    def run_mixed(self, tasks: Sequence[tuple[int | None, str, object]],
+                  done: Callable[[int], None] = lambda n: None) -> list:
+        """Tasks `(worker, kind, payload)`: a worker runs its own tasks in order, then takes
+        tasks for any worker (`None`) as it falls idle, so that a phase's uneven share of
+        groups is evened out by the files that need only a syntax check."""
         queues: list[list[int]] = [[] for _ in range(self.workers)]
-        for index, (worker, _) in enumerate(tasks):
-            queues[worker % self.workers].append(index)
+        shared: list[int] = []
+        for index, (worker, _, _) in enumerate(tasks):
+            (shared if worker is None else queues[worker % self.workers]).append(index)
+        shared.reverse()  # popped from the end, in order
         results: list = [None] * len(tasks)
         busy: dict[object, tuple[int, int]] = {}  # connection -> (worker, task index)
 
         def send_next(worker: int) -> None:
-            if queues[worker]:
-                index = queues[worker].pop(0)
+            if queues[worker] or shared:
+                index = queues[worker].pop(0) if queues[worker] else shared.pop()
                 connection = self._connections[worker]
-                connection.send((kind, tasks[index][1]))
+                connection.send(tasks[index][1:])
                 busy[connection] = (worker, index)
 
         for worker in range(self.workers):
@@ -164,5 +182,15 @@ class PoolRunner:
                 process.join()
 
 
-def make_runner(settings: Settings, jobs: int):
-    return PoolRunner(settings, jobs) if jobs > 1 else LocalRunner(settings)
+def make_runner(settings: Settings, jobs: int, warm_up: bool = False):
+    """`warm_up`: the workers import what parsing needs as soon as they start (a pool started
+    before the files are read, so that the import overlaps the reading)."""
+    return PoolRunner(settings, jobs, warm_up) if jobs > 1 else LocalRunner(settings)
+
+
+def early_jobs(jobs: int | None, files: int) -> int:
+    """Workers worth starting before reading `files` files, for a run that will parse many
+    of them (no cache): only for trees large enough that some 150 files will need LibCST
+    even if most are Keras-free (a generated corpus: a third of 2,000; real repositories:
+    less), else 1 and the pool is decided after reading."""
+    return choose_jobs(jobs, files // 4) if files >= 4 * POOL_THRESHOLD else 1

@@ -30,8 +30,10 @@ from __future__ import annotations
 import ast
 import io
 import tokenize
+from typing import TYPE_CHECKING
 
-import libcst as cst
+if TYPE_CHECKING:  # imported by parse_module: checking a file with Python's parser needs no LibCST
+    import libcst as cst
 
 MAX_DEPTH = 500
 MAX_OPERATORS = 1000
@@ -53,7 +55,9 @@ def parse_module(text: str) -> cst.Module:
     problem = nesting_problem(text)
     if problem is not None:
         raise TooDeep(problem)
-    return cst.parse_module(text)
+    import libcst
+
+    return libcst.parse_module(text)
 
 
 def nesting_problem(text: str) -> str | None:

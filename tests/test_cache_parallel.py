@@ -333,3 +333,30 @@ def test_a_warm_run_imports_neither_libcst_nor_the_analysis(project):
     assert cold.stdout.split()[0] == "1" and "libcst" in cold.stdout, cold.stderr
     warm = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=project.parent)
     assert warm.stdout.strip() == "1 []", warm.stderr
+
+
+def test_shared_tasks_fill_idle_workers_and_results_keep_task_order(tmp_path):
+    # Pinned tasks run in their worker (a group's trees stay where it was parsed); tasks for
+    # any worker go to whichever is idle. Results come back in task order either way.
+    files = []
+    for n in range(6):
+        path = tmp_path / f"m{n}.py"
+        path.write_text("def f(:\n" if n == 3 else f"x = {n}\n")
+        files.append(("skipped", str(path), path.name, path.read_bytes()))
+    runner = parallel.make_runner(Settings(), 2)
+    try:
+        tasks = [(0, "unparsed", files[:2]), (None, "unparsed", files[2:4]), (1, "unparsed", files[4:5]),
+                 (None, "unparsed", files[5:])]
+        sizes = []
+        results = runner.run_mixed(tasks, sizes.append)
+    finally:
+        runner.close()
+    assert sorted(sizes) == [1, 1, 2, 2]
+    assert [[[row[5] for row in rows] for rows in result] for result in results] == [
+        [[], []], [[], ["LL901"]], [[]], [[]]]
+
+
+def test_a_cold_run_over_a_large_tree_starts_its_workers_before_reading():
+    assert parallel.early_jobs(2, 100) == 1  # a small tree: decided after reading
+    assert parallel.early_jobs(2, 5000) == 2
+    assert parallel.early_jobs(1, 5000) == 1
