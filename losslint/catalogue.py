@@ -217,7 +217,8 @@ PER_SAMPLE_MAPS = frozenset({"tensorflow.map_fn", "tensorflow.vectorized_map", "
                              "keras.ops.map", "keras.backend.map_fn"})
 # Branches given as callables: the result is one of the branches' values.
 CONDS = frozenset({"tensorflow.cond", "keras.ops.cond", "keras.backend.in_train_phase",
-                   "keras.backend.in_test_phase"})
+                   "keras.backend.in_test_phase", "tensorflow.__internal__.smart_cond.smart_cond",
+                   "tensorflow.python.framework.smart_cond.smart_cond", "keras.utils.control_flow_util.smart_cond"})
 # Calls whose first argument is a loss function to be wrapped as a Keras loss.
 LOSS_WRAPPERS = frozenset({"keras.losses.LossFunctionWrapper", "keras.__internal__.losses.LossFunctionWrapper",
                            "keras.losses.get", "keras.losses.deserialize"})

@@ -706,11 +706,36 @@ class Evaluator:
         kind = class_kind(self.project, cls)
         if kind in ("loss", "metric"):
             _, keywords = self._args(node, frame)
-            per_sample = kind == "loss" and _is_reduction_none(keywords.get("reduction"))
+            if "reduction" in keywords:
+                per_sample = kind == "loss" and _is_reduction_none(keywords["reduction"])
+            else:
+                per_sample = kind == "loss" and self._built_per_sample(cls)
             return Value(Kind.OBJECT, obj=LossObject(cls.name + "()", metric=kind == "metric",
                                                       per_sample=per_sample, cls=cls))
         self._args(node, frame)  # evaluated for their effects on the frame (walrus), if any
         return CONST
+
+    def _built_per_sample(self, cls: ClassInfo) -> bool:
+        """Whether the nearest `__init__` of a scanned Loss subclass passes `reduction="none"`
+        on to its base (`super().__init__(reduction="none", ...)`), itself or as the default
+        of a parameter: its instances then return one loss per sample when called."""
+        for klass in self.project_mro(cls):
+            init = klass.methods.get("__init__")
+            if init is None:
+                continue
+            defaults = {p.name.value: p.default for p in init.node.params.params if p.default is not None}
+            for call in _calls_in(init.node.body):
+                func = call.func
+                if not (isinstance(func, cst.Attribute) and func.attr.value == "__init__"):
+                    continue
+                for arg in call.args:
+                    if arg.keyword is not None and arg.keyword.value == "reduction":
+                        value = arg.value
+                        if isinstance(value, cst.Name) and value.value in defaults:
+                            value = defaults[value.value]
+                        return _is_literal_none_reduction(value)
+            return False
+        return False
 
     def _call_loss_object(self, node: cst.Call, obj: LossObject, frame: Frame) -> Value:
         positional, keywords = self._args(node, frame)
@@ -1072,6 +1097,24 @@ def _axis_text(axis: Value) -> str:
     if isinstance(literal, tuple):
         return "[" + ", ".join(str(a) for a in literal) + "]"
     return str(literal)
+
+
+def _calls_in(node: cst.CSTNode):
+    """Every call below `node`, not entering nested functions or classes."""
+    todo = [node]
+    while todo:
+        current = todo.pop()
+        if isinstance(current, cst.Call):
+            yield current
+        todo.extend(child for child in current.children
+                    if not isinstance(child, (cst.FunctionDef, cst.ClassDef, cst.Lambda)))
+
+
+def _is_literal_none_reduction(node: cst.BaseExpression) -> bool:
+    """`"none"`, or an attribute `....NONE` (`tf.keras.losses.Reduction.NONE`), in the source."""
+    if isinstance(node, cst.SimpleString):
+        return node.evaluated_value.lower() == "none"
+    return isinstance(node, cst.Attribute) and node.attr.value == "NONE"
 
 
 def _is_reduction_none(value: Value | None) -> bool:
