@@ -184,7 +184,9 @@ def _probe_options(command):
             "`--probe` (= `--probe=flagged`): each loss with a finding. `--probe=all`: every "
             "loss found; the verdicts on losses without findings are a trailing section of the "
             "text report only (not in json or other formats; not with --quiet or --statistics) "
-            "and never change the exit status.",
+            "and never change the exit status. With --fix or --diff: run each fix in the sandbox "
+            "first and make only those that keep the batch axis (and, for a safe fix, the loss's "
+            "value on random inputs); the findings of the others say why.",
         ),
         click.option(
             "--probe-shape",
@@ -230,7 +232,8 @@ def _fix_options(command):
     options = [
         click.option("--fix", is_flag=True,
                      help="Fix what can be fixed safely (LL101 means without axis, LL103 loss objects "
-                     "built in the loss) and write the files; report what remains."),
+                     "built in the loss) and write the files; report what remains. With --probe, "
+                     "only the fixes the probe verifies by running the fixed loss."),
         click.option("--diff", "show_diff", is_flag=True,
                      help="Print the fixes as a unified diff and write nothing (exit 1 when a file "
                      "would change)."),
@@ -245,16 +248,29 @@ def _fix_options(command):
     return command
 
 
-def _run_fix(paths: list[str], settings: Settings, flags: dict, probe: object, output_format: str,
+def _run_fix(paths: list[str], settings: Settings, flags: dict, probe_options: dict, output_format: str,
              quiet: bool, exit_zero: bool, output_file: str | None, statistics: bool) -> int:
     from losslint import fix as fixer
 
     if not (flags["fix"] or flags["show_diff"]):
         return error("--unsafe-fixes and --exit-non-zero-on-fix need --fix or --diff")
-    if probe:
-        return error("--fix and --diff cannot be combined with --probe")
+    if probe_options.get("probe") and probe_options.get("drop_refuted"):
+        return error("--drop-refuted cannot be combined with --fix or --diff")
+    probe_setup = _probe_setup(probe_options)
+    if isinstance(probe_setup, int):
+        return probe_setup
     unsafe = bool(flags["unsafe_fixes"])
-    run = fixer.fix_paths(paths, settings, unsafe=unsafe, write=not flags["show_diff"])
+    verifier = None
+    if probe_setup is not None:  # --probe: each fix is run in the sandbox before it is kept
+        from losslint.probe.verify import FixVerifier
+
+        verifier = FixVerifier(probe_setup[0])
+    try:
+        run = fixer.fix_paths(paths, settings, unsafe=unsafe, write=not flags["show_diff"], verify=verifier)
+    finally:
+        if verifier is not None:
+            verifier.close()
+    not_applied = "" if verifier is None else _not_applied(verifier.not_applied)
     for file_error in run.report.errors:
         error(f"{file_error.path}: {file_error.message}")
     if flags["show_diff"]:
@@ -263,7 +279,7 @@ def _run_fix(paths: list[str], settings: Settings, flags: dict, probe: object, o
             click.echo(diff, nl=False)
         remaining = len(run.report.findings)
         click.echo(f"{fixer.summary(run, unsafe, dry=True)[:-1]}; {remaining} "
-                   f"problem{'s' if remaining != 1 else ''} would remain.", err=True)
+                   f"problem{'s' if remaining != 1 else ''} would remain{not_applied}.", err=True)
         if run.report.errors:
             return EXIT_ERROR
         return EXIT_FINDINGS if run.fixed else EXIT_OK
@@ -277,6 +293,8 @@ def _run_fix(paths: list[str], settings: Settings, flags: dict, probe: object, o
     else:
         text = render(run.report, output_format, quiet=quiet, color=color)
     summary = fixer.summary(run, unsafe)
+    if not_applied:
+        summary = f"{summary[:-1]}{not_applied}."
     if to_stdout:
         parts = ["\n".join(lines)] if lines else []
         if text:
@@ -300,6 +318,15 @@ def _run_fix(paths: list[str], settings: Settings, flags: dict, probe: object, o
     if status == EXIT_OK and flags["exit_non_zero_on_fix"] and run.fixed:
         return EXIT_FINDINGS
     return status
+
+
+def _not_applied(counts) -> str:
+    """`; 2 fixes not applied (1 failed the probe's check, 1 probe inconclusive)` or ""."""
+    total = sum(counts.values())
+    if not total:
+        return ""
+    return (f"; {total} fix{'es' if total != 1 else ''} not applied ({counts['failed']} failed the "
+            f"probe's check, {counts['inconclusive']} probe inconclusive)")
 
 
 PROBE_SCOPES = ("flagged", "all")
@@ -470,15 +497,15 @@ def check(
         click.echo(configuration.render_settings(resolved))
         return EXIT_OK
     settings: Settings = resolved.settings
-    fix_flags = {name: probe_options.pop(name, False) for name in FIX_FLAGS}
-    if any(fix_flags.values()):
-        return _run_fix(list(paths) or ["."], settings, fix_flags, probe_options.get("probe"),
-                        output_format, quiet, exit_zero, output_file, statistics)
-    # --- the traced shape probe (--probe) ------------------------------------------------
     if not _given("probe_shape") and settings.probe_shapes:
         probe_options["probe_shape"] = settings.probe_shapes  # from the configuration file
     if not _given("probe_timeout"):
         probe_options["probe_timeout"] = settings.probe_timeout
+    fix_flags = {name: probe_options.pop(name, False) for name in FIX_FLAGS}
+    if any(fix_flags.values()):
+        return _run_fix(list(paths) or ["."], settings, fix_flags, probe_options,
+                        output_format, quiet, exit_zero, output_file, statistics)
+    # --- the traced shape probe (--probe) ------------------------------------------------
     probe_setup = _probe_setup(probe_options)
     if isinstance(probe_setup, int):
         return probe_setup

@@ -7,6 +7,12 @@ applies them, and analyses the edited sources again (a fix may uncover the next 
 in ruff), for at most `MAX_ROUNDS` rounds. Only the edited call nodes change: every other
 byte of a file, its encoding, its line endings and its mode are kept.
 
+With `--probe` (`verify=`, losslint/probe/verify.py) each round's fixes are run in the
+probe's sandbox before they are kept: the fixed loss must return the batch axis and, for a
+safe fix, keep the loss's value on random inputs; a fix that fails, or that the probe cannot
+run, is not made and its finding says why. Without it nothing is run: TensorFlow is never
+imported here.
+
 What is fixed (only findings that are reported: selected, not suppressed):
 
 - LL101 on a mean (`tf.reduce_mean`, `tf.math.reduce_mean`, `K.mean`, `keras.ops.mean`,
@@ -143,6 +149,10 @@ class Plan:
     reason: str  # the fix's description, or why there is none
     node: cst.CSTNode | None = None  # the node the fix replaces
     transform: Callable[[cst.CSTNode], cst.CSTNode] | None = None
+    # The loss the finding is in (a LossTarget) and the round's project: what `--probe` runs
+    # to verify the fix (losslint/probe/verify.py).
+    target: object | None = None
+    project: Project | None = None
 
 
 def _plan(finding: Finding, origin: Origin | None, project: Project,
@@ -445,9 +455,10 @@ def _text_for_diff(data: bytes) -> str:
 
 
 def fix_paths(paths: Sequence[str], settings: Settings = Settings(), *, unsafe: bool = False,
-              write: bool = True) -> FixRun:
+              write: bool = True, verify=None) -> FixRun:
     """Fix what can be fixed under `paths`; write the files when `write`, else only compute
-    the new contents (`--diff`)."""
+    the new contents (`--diff`). `verify` (a losslint.probe.verify.FixVerifier, `--probe`)
+    keeps only the fixes the probe verifies, in every round."""
     sources, errors = discover(paths, respect_gitignore=settings.respect_gitignore,
                                exclude_groups=_exclude_groups(settings),
                                force_exclude=settings.force_exclude)
@@ -461,13 +472,16 @@ def fix_paths(paths: Sequence[str], settings: Settings = Settings(), *, unsafe: 
         for plan in plans:
             if plan.safety in wanted:
                 by_module.setdefault(id(plan.module), []).append(plan)
-        for module_plans in by_module.values():
-            changed |= _apply(module_plans, contents, run)
+        if verify is not None:
+            changed = verify.apply_round(list(by_module.values()), sources, contents, run)
+        else:
+            for module_plans in by_module.values():
+                changed |= _apply(module_plans, contents, run)
         if not changed:
             break
     else:
         report, plans = _round(sources, errors, contents, settings, run.original)
-    run.report = report
+    run.report = report if verify is None else verify.annotate(report, plans)
     run.remaining = plans
     for source in sources:
         run.displays[source.path] = source.display
@@ -496,14 +510,18 @@ def _round(sources: list[SourceFile], errors, contents: dict[Path, bytes], setti
     # The findings are the linter's own; the cautious recording evaluator only tells the
     # plans what each reduction reduced (its extra rank-1 guesses must not become findings).
     origins: dict[Finding, Origin] = {}
+    targets: dict[Finding, object] = {}
     for target, origin, code, message in analyse(project, settings):
         finding = to_finding(target, origin, code, message)
         findings.append(finding)
         origins.setdefault(finding, origin)
+        targets.setdefault(finding, target)
     evaluator = _RecordingEvaluator(project, keeps_batch=settings.keeps_batch)
     _analyse(project, settings, evaluator)
     report.findings = _finish(findings, project, settings, on_disk)
     plans = [_plan(f, origins.get(f), project, evaluator) for f in report.findings]
+    for plan in plans:
+        plan.target, plan.project = targets.get(plan.finding), project
     return report, plans
 
 

@@ -132,6 +132,16 @@ def _inferred_note(shapes: dict | None, inferred: list[InferredShape]) -> str:
     return ""
 
 
+def job_spec(job) -> dict:
+    """What the worker needs of a ProbeJob to define its loss: qualname, slices, skipped names."""
+    return {
+        "qualname": job.qualname,
+        "modules": [{k: getattr(m, k) for k in ("name", "package", "is_package", "display", "source")}
+                    for m in job.modules],
+        "skipped": job.skipped,
+    }
+
+
 def probe_targets(project: Project, targets, options: ProbeOptions = ProbeOptions(),
                   pool: Pool | None = None) -> dict[LossTarget, ProbeResult]:
     """Probe each loss once; never raises for what a loss does."""
@@ -154,14 +164,7 @@ def probe_targets(project: Project, targets, options: ProbeOptions = ProbeOption
         # Keras 3 jobs first, then legacy ones: each mode's worker starts at most once.
         for number, (legacy, target, job) in enumerate(sorted(jobs, key=lambda j: j[0])):
             shapes, inferred = _candidates(project, target, options, inferred_cache)
-            payload = {
-                "id": number,
-                "qualname": job.qualname,
-                "modules": [{k: getattr(m, k) for k in ("name", "package", "is_package", "display", "source")}
-                            for m in job.modules],
-                "skipped": job.skipped,
-                "shapes": shapes,
-            }
+            payload = {"id": number, **job_spec(job), "shapes": shapes}
             raw = pool.run(payload, legacy)
             shapes = raw.get("input_shapes")
             evidence = raw.get("evidence", "no evidence") + _inferred_note(shapes, inferred)

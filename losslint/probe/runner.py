@@ -40,6 +40,13 @@ DEFAULT_SHAPES = [
     [("int32", (None,)), ("float32", (None, 4))],
 ]
 LOSS_NAME = "__losslint_loss__"
+# A safe fix must keep the loss's value: Keras's mean of the new values against the old value.
+VERIFY_RTOL = 1e-4
+VERIFY_ATOL = 1e-6
+
+
+class _CannotRun(Exception):
+    """The original loss does not run with any shape tried: verification is inconclusive."""
 
 
 def _isolate(roots: list[str]) -> None:
@@ -108,6 +115,8 @@ class Worker:
 
     # -- one job -----------------------------------------------------------------------
     def run(self, job: dict) -> dict:
+        if job.get("kind") == "verify":
+            return self.verify(job)
         installed: list[str] = []
         try:
             try:
@@ -156,6 +165,150 @@ class Worker:
         if name is not None and name != qualname and qualname != "<lambda>":
             return f"building the loss gave `{name}`, not `{qualname}`"
         return None
+
+    # -- verifying a fix (losslint/probe/verify.py) --------------------------------------
+    def verify(self, job: dict) -> dict:
+        """Run the loss before (`old`) and after (`new`) a fix on the same random batches.
+
+        The original picks the input shapes (the first candidate it traces with, else runs
+        eagerly with); the fixed loss must then return the batch axis first, for batches of 6
+        and 4, and for a safe fix (`job["safe"]`) the mean of its values must be the
+        original value. Each version's slices are installed only while it is defined and
+        traced: both use the same module names.
+        """
+        np = self.np
+        shapes = job.get("shapes") or DEFAULT_SHAPES
+        candidates = [[(d, tuple(s)) for d, s in pair] for pair in shapes]
+        old, problem = self._with_loss(job["old"], lambda loss: self._run_original(loss, candidates))
+        if problem:
+            return {"verdict": "inconclusive", "evidence": f"the original loss: {problem}"}
+        pair, symbolic, batches, old_values = old
+        shapes = {"y_true": _shape_text(pair[0][1]), "y_pred": _shape_text(pair[1][1])}
+        new, problem = self._with_loss(job["new"], lambda loss: self._run_fixed(loss, pair, symbolic, batches))
+        if problem:
+            return {"verdict": "inconclusive", "evidence": f"the fixed loss: {problem}"}
+        failure, new_values, shape_text = new
+        result = {"input_shapes": shapes}
+        if failure:
+            return {**result, "verdict": "failed", "evidence": failure}
+        for (y_true, _), value in zip(batches, new_values):
+            size = len(y_true)
+            if value.ndim == 0 or value.shape[0] != size:
+                return {**result, "verdict": "failed",
+                        "evidence": f"the fixed loss returns shape {_shape_text(value.shape)} for a batch of "
+                                    f"{size}: the batch axis was merged or reduced"}
+        if not all(np.all(np.isfinite(v)) for v in [*old_values, *new_values]):
+            return {**result, "verdict": "inconclusive",
+                    "evidence": "the loss returns NaN or infinity on the probe's random inputs"}
+        how = "" if symbolic else " (run eagerly: the original does not trace with a None batch dimension)"
+        if job.get("safe"):
+            for (y_true, _), old_value, new_value in zip(batches, old_values, new_values):
+                before = float(np.mean(old_value.astype("float64")))
+                after = float(np.mean(new_value.astype("float64")))
+                if not np.isclose(after, before, rtol=VERIFY_RTOL, atol=VERIFY_ATOL):
+                    return {**result, "verdict": "failed",
+                            "evidence": f"the mean of the fixed loss's values is {_num(after)} where the "
+                                        f"original returns {_num(before)} (batch of {len(y_true)}, "
+                                        f"y_pred of shape {shapes['y_pred']})"}
+            evidence = (f"returns shape {shape_text} for y_pred of shape {shapes['y_pred']}, and the mean "
+                        f"of its values is the original value on random batches of 6 and 4{how}")
+        else:
+            evidence = f"returns shape {shape_text} for y_pred of shape {shapes['y_pred']}{how}"
+        return {**result, "verdict": "verified", "evidence": evidence}
+
+    def _with_loss(self, spec: dict, use):
+        """(use(loss), None) with `spec`'s slices installed, or (None, why it cannot run)."""
+        installed: list[str] = []
+        try:
+            try:
+                main, installed = self.install(spec["modules"])
+            except NameError as exc:
+                return None, self._inconclusive_name(exc, spec, "while defining the loss")["evidence"]
+            except Exception as exc:
+                return None, f"defining the loss failed: {_describe(exc)}"
+            loss = getattr(main, LOSS_NAME, None)
+            problem = self._check_identity(loss, spec["qualname"])
+            if problem:
+                return None, problem
+            try:
+                return use(loss), None
+            except NameError as exc:
+                return None, self._inconclusive_name(exc, spec, "while running the loss")["evidence"]
+            except _CannotRun as exc:
+                return None, str(exc)
+        finally:
+            for name in installed:
+                sys.modules.pop(name, None)
+
+    def _traced(self, loss, pair):
+        tf = self.tf
+        (true_dtype, true_shape), (pred_dtype, pred_shape) = pair
+        signature = [tf.TensorSpec(true_shape, true_dtype), tf.TensorSpec(pred_shape, pred_dtype)]
+        return tf.function(lambda y_true, y_pred: loss(y_true, y_pred), input_signature=signature,
+                           autograph=True).get_concrete_function()
+
+    def _run_original(self, loss, candidates):
+        """(pair, traced?, batches, values): the first shapes the original traces and runs with,
+        else the first it runs with eagerly. Raises _CannotRun."""
+        np, tf = self.np, self.tf
+        errors = []
+        for pair in candidates:
+            batches = [self.batch(pair, 6, seed=0), self.batch(pair, 4, seed=3)]
+            try:
+                concrete = self._traced(loss, pair)
+                values = [np.asarray(concrete(*b)) for b in batches]
+            except NameError:
+                raise
+            except Exception as exc:
+                errors.append((_shape_text(pair[1][1]), _describe(exc)))
+                continue
+            return pair, True, batches, values
+        for pair in candidates:
+            batches = [self.batch(pair, 6, seed=0), self.batch(pair, 4, seed=3)]
+            try:
+                values = [np.asarray(loss(tf.constant(a), tf.constant(b))) for a, b in batches]
+            except NameError:
+                raise
+            except Exception:
+                continue
+            return pair, False, batches, values
+        if len(set(message for _, message in errors)) == 1:
+            detail = errors[0][1]
+        else:
+            detail = "; ".join(f"{shape}: {message}" for shape, message in errors)
+        raise _CannotRun(f"it does not run with any input shape tried ({detail}); give one with --probe-shape")
+
+    def _run_fixed(self, loss, pair, symbolic: bool, batches):
+        """(failure or None, values, symbolic shape text)."""
+        np, tf = self.np, self.tf
+        shape_text = "(None, ...)"
+        if symbolic:
+            try:
+                concrete = self._traced(loss, pair)
+            except NameError:
+                raise
+            except Exception as exc:
+                return (f"the fixed loss does not trace where the original does: "
+                        f"{_without_graph_noise(_describe(exc))}"), [], shape_text
+            output = concrete.structured_outputs
+            if not isinstance(output, tf.Tensor):
+                return f"the fixed loss returns {type(output).__name__}, not one tensor", [], shape_text
+            shape = output.shape
+            if shape.rank is not None:
+                shape_text = _shape_text(shape.as_list())
+                if shape.rank == 0 or shape[0] is not None:
+                    return (f"the fixed loss returns shape {shape_text} for y_pred of shape "
+                            f"{_shape_text(pair[1][1])}: the batch axis is gone"), [], shape_text
+            run = concrete
+        else:
+            run = lambda a, b: loss(tf.constant(a), tf.constant(b))  # noqa: E731
+        try:
+            values = [np.asarray(run(*b)) for b in batches]
+        except NameError:
+            raise
+        except Exception as exc:
+            return f"running the fixed loss failed: {_without_graph_noise(_describe(exc))}", [], shape_text
+        return None, values, shape_text
 
     # -- the probe ---------------------------------------------------------------------
     def probe(self, loss, candidates) -> dict:
@@ -335,6 +488,13 @@ class Worker:
             return None
         return (f"with sample_weight [1, 0, 0, 0] Keras would report {_num(reported)} where the "
                 f"per-sample loss gives {_num(expected)}")
+
+
+def _without_graph_noise(text: str) -> str:
+    """A TensorFlow error without the graph's node and function names."""
+    text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", text)
+    text = re.sub(r"\s*\[\[\{\{node [^}]*\}\}\]\]", "", text)
+    return re.sub(r"\s*\[Op:[^\]]*\]", "", text)
 
 
 def _first(values) -> float:
