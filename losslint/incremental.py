@@ -4,8 +4,8 @@ The analysis is cross-file (a loss compiled in train.py may be defined in losses
 file only ever sees the files it names: name resolution (`Project.find_module`) looks up
 module names built from the file's own imports and attribute names, and from its package.
 So the files the prefilter keeps are split into *groups*: two files share a group when one
-mentions, as a word anywhere in its source, the last part of the other's module name (a
-superset of what resolution can reach: a longer word list only makes groups bigger). Each
+imports a name that may resolve to the other (losslint/imports.py: a superset of what
+resolution can reach, read from the text; more edges only make groups bigger). Each
 group is analysed as a project of its own and gives the same findings it gives inside the
 whole project, with one exception the finder has by design: names, not resolutions, decide
 whether a `(y_true, y_pred)` function is used as a metric or a helper anywhere in the scan
@@ -33,6 +33,7 @@ from pathlib import Path
 from losslint import cache as cachelib
 from losslint.discovery import discover
 from losslint.ftypes import Finding, Report, Settings
+from losslint.imports import FileImports, ModuleIndex
 from losslint.prefilter import may_hold_loss, may_matter
 
 SKIP_CHUNK = 200  # skipped files per task
@@ -177,25 +178,26 @@ def _unparsed_rows(kind: str, path: Path, display: str, data: bytes) -> list[lis
 _WORD = re.compile(r"\w+")
 
 
-def _words(file: _File) -> set[str]:
-    """Every word of the file's code (a superset of the names it can import or reach)."""
+def _text(file: _File) -> str:
+    """The file's code as text (a notebook's strings, cells and all); "" when unreadable."""
     if file.path.suffix == ".ipynb":
         try:
             strings: list[str] = []
             _strings(json.loads(file.data.decode("utf-8-sig")), strings)
-            text = "\n".join(strings)
+            return "\n".join(strings)
         except (ValueError, UnicodeDecodeError, RecursionError):
-            return set()
-    else:
-        from losslint import api
+            return ""
+    from losslint import api
 
-        try:
-            text = api._decode(file.data)
-        except api._Unreadable:
-            return set()
-    words = set(_WORD.findall(text))
-    words.update(file.name.split("."))  # relative imports name the file's own packages
-    return words
+    try:
+        return api._decode(file.data)
+    except api._Unreadable:
+        return ""
+
+
+def _words(file: _File) -> set[str]:
+    """Every word of the file's code (a superset of the names it defines or calls)."""
+    return set(_WORD.findall(_text(file)))
 
 
 def _strings(value, out: list[str]) -> None:
@@ -219,15 +221,13 @@ def groups_of(files: Sequence[_File]) -> list[list[int]]:
             i = parent[i]
         return i
 
-    by_stem: dict[str, list[int]] = {}
-    for i, file in enumerate(files):
-        by_stem.setdefault(file.name.rsplit(".", 1)[-1], []).append(i)
-    for i, file in enumerate(files):
-        for word in _words(file) & by_stem.keys():
-            for j in by_stem[word]:
-                a, b = root(i), root(j)
-                if a != b:
-                    parent[max(a, b)] = min(a, b)
+    imports = [FileImports(_text(file), file.name, file.is_package) for file in files]
+    index = ModuleIndex([(file.name, file.is_package, file.path) for file in files], [i.top for i in imports])
+    for i in range(len(files)):
+        for j in index.reachable(imports[i], i):
+            a, b = root(i), root(j)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
     groups: dict[int, list[int]] = {}
     for i in range(len(files)):
         groups.setdefault(root(i), []).append(i)
