@@ -93,7 +93,7 @@ def analyse(project: Project, settings: Settings | None = None, finder: Finder |
 
 def to_finding(target: LossTarget, origin: Origin, code: str, message: str) -> Finding:
     module = origin.module
-    within = origin.function.node if origin.function is not None and origin.function.module is module else None
+    within = origin.function if origin.function is not None and origin.function.module is module else None
     line, column, end_line, end_column = module.span(origin.node, within)
     cell = None
     if module.notebook is not None:

@@ -24,7 +24,6 @@ whose candidates the edit newly excludes or re-admits.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -179,15 +178,17 @@ _WORD = re.compile(r"\w+")
 
 
 def _text(file: _File) -> str:
-    """The file's code as text (a notebook's strings, cells and all); "" when unreadable."""
-    if file.path.suffix == ".ipynb":
-        try:
-            strings: list[str] = []
-            _strings(json.loads(file.data.decode("utf-8-sig")), strings)
-            return "\n".join(strings)
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            return ""
+    """The file's code as text (a notebook's code cells, as the analysis joins them); ""
+    when it is unreadable (then it has no module for anything to reach, nor imports)."""
     from losslint import api
+
+    if file.path.suffix == ".ipynb":
+        from losslint.notebook import NotebookError, load_notebook
+
+        try:
+            return load_notebook(file.data.decode("utf-8-sig")).source
+        except (NotebookError, UnicodeDecodeError):
+            return ""
 
     try:
         return api._decode(file.data)
@@ -198,17 +199,6 @@ def _text(file: _File) -> str:
 def _words(file: _File) -> set[str]:
     """Every word of the file's code (a superset of the names it defines or calls)."""
     return set(_WORD.findall(_text(file)))
-
-
-def _strings(value, out: list[str]) -> None:
-    if isinstance(value, str):
-        out.append(value)
-    elif isinstance(value, list):
-        for item in value:
-            _strings(item, out)
-    elif isinstance(value, dict):
-        for item in value.values():
-            _strings(item, out)
 
 
 def groups_of(files: Sequence[_File]) -> list[list[int]]:

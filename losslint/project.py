@@ -14,6 +14,7 @@ cheaper than computing the scope provider for every file.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import sys
 from dataclasses import dataclass, field
@@ -180,19 +181,21 @@ class ModuleInfo:
     # Names called inside `with tf.GradientTape()` blocks: custom training loops.
     tape_called_names: set[str] = field(default_factory=set)
     _positions: object | None = None
+    _python_tree: object | None = None  # Python's ast of `source`, for `_function_bounds`
 
     def package(self) -> str:
         return self.name if self.is_package else self.name.rpartition(".")[0]
 
-    def span(self, node: cst.CSTNode, within: cst.CSTNode | None = None):
-        """1-based line/column range of `node`; `within` is a node that contains it (its
-        function), to tell apart copies of the same text.
+    def span(self, node: cst.CSTNode, within: FunctionInfo | None = None):
+        """1-based line/column range of `node`; `within` is the function that holds it, to
+        tell apart copies of the same text.
 
         LibCST computes positions by generating the whole module's code, which cost more than
         parsing it (1.5 s against 0.6 s for 210 modules with findings on the benchmark
         corpus). A node's code is a verbatim piece of the source, so when that piece occurs
-        once in the source (or once in the one occurrence of `within`'s code), its offset is
-        its position; only the other nodes (and statements) pay for the codegen.
+        once in the source, or once within the lines of `within` (found with Python's own,
+        ten times cheaper, parser), its offset is its position; only the other nodes (and
+        statements) pay for the codegen.
         """
         if self._positions is None:
             found = self._find_text(node, within)
@@ -202,7 +205,29 @@ class ModuleInfo:
         rng = self._positions[node]
         return rng.start.line, rng.start.column + 1, rng.end.line, rng.end.column + 1
 
-    def _find_text(self, node: cst.CSTNode, within: cst.CSTNode | None):
+    def _function_bounds(self, qualname: str) -> tuple[int, int] | None:
+        """Offsets of the lines of the one definition at `qualname`, or None."""
+        if self._python_tree is None:
+            try:
+                self._python_tree = compile(self.source, "<losslint>", "exec", ast.PyCF_ONLY_AST)
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                self._python_tree = False
+        node = self._python_tree
+        if node is False or "<lambda>" in qualname:
+            return None
+        for name in qualname.split("."):
+            if name == "<locals>":
+                continue
+            matches = [d for d in _definitions(node) if d.name == name]
+            if len(matches) != 1:
+                return None
+            node = matches[0]
+        first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+        lines = self.source.splitlines(keepends=True)
+        start = sum(len(line) for line in lines[:first - 1])
+        return start, start + sum(len(line) for line in lines[first - 1:node.end_lineno])
+
+    def _find_text(self, node: cst.CSTNode, within: FunctionInfo | None):
         if not isinstance(node, cst.BaseExpression):
             return None  # statements' code includes the blank lines and comments before them
         source = self.source
@@ -213,10 +238,9 @@ class ModuleInfo:
             return None
         start = _only_occurrence(source, text, 0, len(source))
         if start is None and within is not None:
-            outer = self.tree.code_for_node(within)
-            begin = _only_occurrence(source, outer, 0, len(source)) if outer else None
-            if begin is not None:
-                start = _only_occurrence(source, text, begin, begin + len(outer))
+            bounds = self._function_bounds(within.qualname)
+            if bounds is not None:
+                start = _only_occurrence(source, text, *bounds)
         if start is None:
             return None
         end = start + len(text)
@@ -229,6 +253,20 @@ class ModuleInfo:
         column = start - source.rfind("\n", 0, start)
         end_column = end - source.rfind("\n", 0, end)
         return line, column, end_line, end_column
+
+
+def _definitions(parent) -> list:
+    """The functions and classes defined directly in `parent`'s body, also under compound
+    statements (`if`, `try`, ...), not inside other functions or classes."""
+    found, todo = [], list(getattr(parent, "body", []))
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            found.append(node)
+            continue
+        for block in ("body", "orelse", "finalbody", "handlers", "cases"):
+            todo.extend(getattr(node, block, None) or [])
+    return found
 
 
 def _only_occurrence(text: str, piece: str, start: int, end: int) -> int | None:

@@ -18,22 +18,36 @@ def module_for(text: str) -> ModuleInfo:
     return ModuleInfo(Path("m.py"), "m.py", "m", False, cst.parse_module(text), text)
 
 
+class _Function:
+    def __init__(self, qualname: str) -> None:
+        self.qualname = qualname
+
+
 class _Nodes(cst.CSTVisitor):
-    """Every expression with its enclosing function (or None at module level)."""
+    """Every expression with its enclosing function (as the indexer names it), or None."""
 
     def __init__(self) -> None:
-        self.found: list[tuple[cst.CSTNode, cst.CSTNode | None]] = []
-        self.functions: list[cst.CSTNode] = []
+        self.found: list[tuple[cst.CSTNode, _Function | None]] = []
+        self.functions: list[_Function | None] = [None]
+        self.qual: list[str] = []
 
     def visit_FunctionDef(self, node) -> None:
-        self.functions.append(node)
+        self.functions.append(_Function(".".join([*self.qual, node.name.value])))
+        self.qual.extend([node.name.value, "<locals>"])
 
     def leave_FunctionDef(self, node) -> None:
         self.functions.pop()
+        del self.qual[-2:]
+
+    def visit_ClassDef(self, node) -> None:
+        self.qual.append(node.name.value)
+
+    def leave_ClassDef(self, node) -> None:
+        self.qual.pop()
 
     def on_visit(self, node) -> bool:
         if isinstance(node, (cst.BaseExpression, cst.FunctionDef, cst.Return, cst.Arg)):
-            self.found.append((node, self.functions[-1] if self.functions else None))
+            self.found.append((node, self.functions[-1]))
         return super().on_visit(node)
 
 
@@ -95,6 +109,10 @@ def test_most_nodes_are_found_by_text():
     "def f(x):\r\n    return K.sum(x)\r\n\r\ndef g(x):\r\n    return K.sum(x)\r\n",
     "def f(x):\r    return K.sum(x)\r",  # lone CR line breaks: LibCST counts them
     "@decorate\nclass C:\n    def call(self, y_true, y_pred):\n        return K.mean(y_pred)\n",
+    # Copies in two methods of a class, and in a function nested under an `if`.
+    "class A:\n    def call(self, y_true, y_pred):\n        return K.sum(y_pred)\n\n"
+    "    def metric(self, y_true, y_pred):\n        return K.sum(y_pred)\n\n"
+    "if True:\n    def f(y_true, y_pred):\n        def g():\n            return K.sum(y_pred)\n        return g()\n",
 ])
 def test_text_positions_on_tricky_layouts(text):
     check_every_node(text)
