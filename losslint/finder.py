@@ -188,6 +188,12 @@ class Finder:
                 if attr in cls.methods:
                     results.append((cls.methods[attr], bound, keywords))
                 return results
+            if isinstance(expr, cst.Attribute):
+                # `losses = SegmentationLosses(); model.compile(loss=losses.dice_loss)`
+                cls = self._instance_class(expr.value, scope)
+                method = self._find_method(cls, expr.attr.value) if cls is not None else None
+                if method is not None:
+                    return [(method, bound, keywords)]
             if isinstance(expr, cst.Name):
                 bindings = scope.lookup(expr.value)
                 if bindings and all(isinstance(b, (AssignBinding, IterBinding, ParamBinding)) for b in bindings):
@@ -285,13 +291,18 @@ class Finder:
         self_attr = self._self_attribute(func, site.scope)
         if self_attr is not None:
             return self_attr[0] is function.cls
-        receiver = func.value
+        return self._instance_class(func.value, site.scope) is function.cls
+
+    def _instance_class(self, receiver: cst.BaseExpression, scope: Scope) -> ClassInfo | None:
+        """The scanned class `receiver` is an instance of: `Class(...)`, or a name last
+        assigned `Class(...)`."""
         if isinstance(receiver, cst.Name):
-            bindings = site.scope.lookup(receiver.value)
+            bindings = scope.lookup(receiver.value)
             receiver = bindings[-1].value if bindings and isinstance(bindings[-1], AssignBinding) else None
-        if isinstance(receiver, cst.Call):
-            return self.project.resolve(receiver.func, site.scope) is function.cls
-        return False
+        if isinstance(receiver, cst.Call) and isinstance(receiver.func, (cst.Name, cst.Attribute)):
+            cls = self.project.resolve(receiver.func, scope)
+            return cls if isinstance(cls, ClassInfo) else None
+        return None
 
     def _self_attribute(self, expr, scope: Scope):
         if not (isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name)):
