@@ -195,6 +195,15 @@ MULTIPLICATIVE = frozenset({
     "keras.ops.power", "keras.backend.pow",
 })
 
+# Element-wise functions of one tensor (besides ADDITIVE and MULTIPLICATIVE): the flatten fix
+# (losslint/fix.py) follows flattened values through them to the reductions it rewrites.
+ELEMENTWISE = frozenset({
+    f"{namespace}.{name}"
+    for namespace in ("tensorflow", "keras.backend", "keras.ops")
+    for name in ("square", "abs", "sqrt", "exp", "log", "sigmoid", "cast", "round", "sign")
+} | {"tensorflow.clip_by_value", "tensorflow.pow", "tensorflow.log1p", "keras.backend.clip", "keras.backend.pow",
+     "keras.ops.clip", "keras.ops.power", "keras.ops.log1p"})
+
 # Products of two tensors: of two batch tensors the result is a pairwise (batch, batch)
 # matrix, whose single-axis reductions reduce over *other samples* (contrastive losses).
 PRODUCTS = frozenset({

@@ -239,7 +239,8 @@ def _fix_options(command):
                      "would change)."),
         click.option("--unsafe-fixes", is_flag=True,
                      help="With --fix or --diff: also make the unsafe fixes (sums without axis, "
-                     "means used non-linearly), which change the loss's value or scale."),
+                     "means used non-linearly, tf.nn.l2_loss, a global Dice of flattened tensors), "
+                     "which change the loss's value or scale."),
         click.option("--exit-non-zero-on-fix", is_flag=True,
                      help="With --fix: exit 1 when files were changed, even if no problem remains."),
     ]
@@ -285,7 +286,7 @@ def _run_fix(paths: list[str], settings: Settings, flags: dict, probe_options: d
         return EXIT_FINDINGS if run.fixed else EXIT_OK
     to_stdout = output_format == "text" and output_file is None and not statistics
     lines = [] if quiet else [
-        f"{a.finding.path}:{a.finding.line}:{a.finding.column}: {a.finding.code} fixed "
+        f"{a.where}: {a.finding.code} fixed "
         f"({a.safety}): {a.description}" for a in run.applied]
     color = output_file is None and _stdout_is_terminal() and not os.environ.get("NO_COLOR")
     if statistics:

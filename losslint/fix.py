@@ -23,9 +23,32 @@ What is fixed (only findings that are reported: selected, not suppressed):
   or as a variable assigned once in the same function: `reduction="none"` is added to the
   constructor (safe: Keras 3 and tf_keras both accept it, and Keras averages what it returns);
 - LL101 on a sum (`tf.reduce_sum`, `K.sum`, `keras.ops.sum`, `tf.experimental.numpy.sum`)
-  with no axis: `axis=-1` (unsafe, `--unsafe-fixes` only: the loss's scale changes).
+  with no axis: `axis=-1` (unsafe, `--unsafe-fixes` only: the loss's scale changes);
+- LL104 on `tf.nn.l2_loss(x)` of a tensor with its batch axis first:
+  `0.5 * tf.reduce_sum(tf.square(x), axis=-1)` when `x` is known to be (batch, n), else
+  `axis=tf.range(1, tf.rank(x))`, spelled with the file's own name for TensorFlow (unsafe:
+  Keras's mean of the per-sample half sums is the old value divided by the batch size);
+- LL104 on reductions of flattened tensors (the global Dice: `K.flatten` or
+  `tf.reshape(x, [-1])`, then `K.sum` without axis): every flatten becomes a per-sample one
+  (`K.batch_flatten(x)`, `tf.reshape(x, [tf.shape(x)[0], -1])`,
+  `ops.reshape(x, (ops.shape(x)[0], -1))`) and every reduction of the flattened values gets
+  `axis=-1`, as one group: all of its findings are fixed or none. Only when the flattens and
+  the reductions are in one function, the flattened values reach nothing but those sums and
+  means (through arithmetic, element-wise functions and variables assigned once) and the
+  function returns no batch-shaped value (unsafe: a Dice over the batch becomes a per-image
+  Dice, a sum changes scale; even a mean, whose value Keras keeps, because the flattens are
+  rewritten too).
 
-Everything else has no fix. Notebooks are not fixed.
+Everything else has no fix.
+
+Notebooks are fixed like .py files: the edits are made to the joined code cells the analysis
+reads, then carried back into each cell's source (losslint/notebook.py, `rewrite_cells`), and
+only the edited cells' `source` values are rewritten in the JSON text, in their own
+representation (list of lines or one string) and layout; indentation, key order, escapes, the
+final newline and all other cells stay byte for byte. A fix on a line IPython syntax was
+neutralised on, or spanning two cells, is not made. The outputs of an edited cell are left as
+they are (they are the old code's, until the cell is run again). `--diff` shows each changed
+cell's code, labelled `nb.ipynb:cell N`, rather than the JSON (see `_notebook_diff`).
 """
 
 from __future__ import annotations
@@ -99,6 +122,12 @@ class _RecordingEvaluator(Evaluator):
         super().__init__(project, keeps_batch=keeps_batch)
         self.inputs: dict[int, list[tuple[catalogue.Reduction, Value]]] = {}
         self._last_args: dict[int, tuple[list[Value], dict[str, Value]]] = {}
+        self.returns: dict[int, list[Value]] = {}  # by id of the function's node
+
+    def call_function(self, function, args, kwargs, closure, depth):
+        result = super().call_function(function, args, kwargs, closure, depth)
+        self.returns.setdefault(id(function.node), []).append(result)
+        return result
 
     def _args(self, node, frame):
         result = super()._args(node, frame)
@@ -153,19 +182,35 @@ class Plan:
     # to verify the fix (losslint/probe/verify.py).
     target: object | None = None
     project: Project | None = None
+    # More edits the fix needs besides `node` (the flatten fix rewrites the flattens and every
+    # reduction of the flattened values), and the ids of the reduction nodes whose findings
+    # must all be fixed together, or none of them.
+    extra: list[tuple[cst.CSTNode, Callable[[cst.CSTNode], cst.CSTNode]]] = field(default_factory=list)
+    group: frozenset[int] | None = None
+
+    def edits(self) -> list[tuple[cst.CSTNode, Callable[[cst.CSTNode], cst.CSTNode]]]:
+        return [(self.node, self.transform), *self.extra] if self.node is not None else list(self.extra)
+
+
+def plan_findings(findings: Sequence[Finding], origins: dict[Finding, Origin], project: Project,
+                  evaluator: _RecordingEvaluator) -> list[Plan]:
+    """One plan per reported finding. A flatten fix changes several reductions at once, so it
+    is planned only when every one of them is reported (none suppressed or deselected)."""
+    reported = frozenset(id(origins[f].node) for f in findings if f in origins and f.code == "LL104")
+    return [_plan(f, origins.get(f), project, evaluator, reported) for f in findings]
 
 
 def _plan(finding: Finding, origin: Origin | None, project: Project,
-          evaluator: _RecordingEvaluator) -> Plan:
+          evaluator: _RecordingEvaluator, reported: frozenset[int] = frozenset()) -> Plan:
     if origin is None:
         return Plan(finding, None, None, "no automatic fix for this rule")
     module = origin.module
-    if finding.code in ("LL101", "LL103") and module.notebook is not None:
-        return Plan(finding, module, None, "notebooks are not fixed yet")
     if finding.code == "LL101":
         return _plan_reduction(finding, origin, evaluator)
     if finding.code == "LL103":
         return _plan_loss_object(finding, origin, project)
+    if finding.code == "LL104":
+        return _plan_scalar(finding, origin, project, evaluator, reported)
     return Plan(finding, module, None, f"no automatic fix for {finding.code}")
 
 
@@ -408,6 +453,414 @@ def _quote(module: ModuleInfo) -> str:
 
 
 # --------------------------------------------------------------------------------------------
+# LL104: `tf.nn.l2_loss`, and reductions of flattened tensors (both unsafe)
+
+
+def _qualified(project: Project, node: cst.BaseExpression, scope) -> str:
+    resolved = project.resolve(node, scope)
+    return catalogue.canonical(getattr(resolved, "qualified", "") or "")
+
+
+def _plan_scalar(finding: Finding, origin: Origin, project: Project, evaluator: _RecordingEvaluator,
+                 reported: frozenset[int]) -> Plan:
+    module, node = origin.module, origin.node
+    if not isinstance(node, cst.Call):
+        return Plan(finding, module, None, "the call was not recognised")
+    records = evaluator.inputs.get(id(node), [])
+    if records and all(tensor.kind is Kind.FLAT for _, tensor in records):
+        return _plan_flatten(finding, origin, project, evaluator, reported)
+    scope = origin.function.scope if origin.function is not None else module.scope
+    if _qualified(project, node.func, scope) == "tensorflow.nn.l2_loss":
+        return _plan_l2_loss(finding, origin, project, evaluator, scope)
+    return Plan(finding, module, None, f"no automatic fix for `{origin.api}`")
+
+
+# Where `0.5 * tf.reduce_sum(...)` can replace a call without parentheses.
+_LOOSE_PARENTS = (cst.Arg, cst.Return, cst.Assign, cst.AnnAssign, cst.AugAssign, cst.Element, cst.Expr,
+                  cst.Lambda, cst.IfExp, cst.Comparison, cst.ComparisonTarget, cst.BooleanOperation)
+
+
+def _plan_l2_loss(finding: Finding, origin: Origin, project: Project, evaluator: _RecordingEvaluator,
+                  scope) -> Plan:
+    """`tf.nn.l2_loss(x)` -> `0.5 * tf.reduce_sum(tf.square(x), axis=...)`: the half sum of
+    squares of each sample. `axis=-1` when `x` is known to be (batch, n), else
+    `tf.range(1, tf.rank(x))`, every axis but the batch for any rank, in eager and graph mode.
+    The result is (batch,): not made where the function visibly returns values of another rank
+    (where the rank is not visible, a per-sample term of shape (batch, d) beside it no longer
+    broadcasts: `--probe` catches that)."""
+    module, call = origin.module, origin.node
+    if len(call.args) != 1 or call.args[0].keyword is not None or call.args[0].star:
+        return Plan(finding, module, None, "`tf.nn.l2_loss` is called with more than one positional tensor")
+    positional, _ = evaluator._last_args.get(id(call), ([], {}))
+    if not positional or positional[0].kind is not Kind.BATCH:
+        return Plan(finding, module, None, "the value given to `tf.nn.l2_loss` does not have its batch axis "
+                                           "first (flattened or pairwise)")
+    returned = evaluator.returns.get(id(origin.function.node), []) if origin.function is not None else []
+    ranks = sorted({v.rank for v in returned if v.batchy and v.rank is not None and v.rank != 1})
+    if ranks:
+        return Plan(finding, module, None, f"the function also returns values of rank {ranks[0]}, which one value "
+                                           "per sample would not broadcast against")
+    func = call.func
+    if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Attribute)
+            and func.value.attr.value == "nn" and _qualified(project, func.value.value, scope) == "tensorflow"):
+        return Plan(finding, module, None, "`tf.nn.l2_loss` is not spelled `<tensorflow>.nn.l2_loss`, "
+                                           "so the fix has no name for TensorFlow")
+    tf = module.tree.code_for_node(func.value.value)
+    axis = "-1" if positional[0].rank == 2 else f"{tf}.range(1, {tf}.rank(__x__))"
+    template = cst.parse_expression(f"0.5 * {tf}.reduce_sum({tf}.square(__x__), axis={axis})")
+    parent = _parents(module).get(id(call))
+    loose = isinstance(parent, _LOOSE_PARENTS) or (
+        isinstance(parent, cst.UnaryOperation) and isinstance(parent.operator, (cst.Minus, cst.Plus))) or (
+        isinstance(parent, cst.BinaryOperation) and (
+            isinstance(parent.operator, (cst.Add, cst.Subtract, cst.Multiply))
+            or (isinstance(parent.operator, cst.Divide) and parent.left is call)))
+
+    def transform(updated: cst.Call) -> cst.BaseExpression:
+        new = _substitute(template, updated.args[0].value)
+        if updated.lpar or loose:
+            return new.with_changes(lpar=updated.lpar, rpar=updated.rpar)
+        return new.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+
+    shown = axis.replace("__x__", "x")
+    return Plan(finding, module, "unsafe",
+                f"rewrote `{origin.api}(x)` as `0.5 * {tf}.reduce_sum({tf}.square(x), axis={shown})`, "
+                "a half sum of squares per sample (unsafe: Keras then averages these over the batch, so "
+                "the term is divided by the batch size and its weight or the learning rate may need "
+                "retuning)", call, transform)
+
+
+def _substitute(template: cst.BaseExpression, value: cst.BaseExpression) -> cst.BaseExpression:
+    """`template` with every name `__x__` replaced by `value`."""
+
+    class _Put(cst.CSTTransformer):
+        def leave_Name(self, original_node, updated_node):
+            return value if updated_node.value == "__x__" else updated_node
+
+    return template.visit(_Put())
+
+
+_FLATTEN_FAMILIES = frozenset({"sum", "mean"})
+_ARITHMETIC = (cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.Power)
+
+
+def _plan_flatten(finding: Finding, origin: Origin, project: Project, evaluator: _RecordingEvaluator,
+                  reported: frozenset[int]) -> Plan:
+    """A reduction of flattened values (`K.flatten`, `tf.reshape(x, [-1])`, `ops.ravel`): every
+    flatten becomes a per-sample one (`K.batch_flatten(x)`, `tf.reshape(x, [tf.shape(x)[0], -1])`,
+    `ops.reshape(x, (ops.shape(x)[0], -1))`) and every reduction of the flattened values gets
+    `axis=-1`, all in one edit. Only when the flattens and the reductions are in one function,
+    the flattened values reach nothing but those reductions (through arithmetic and element-wise
+    functions, and variables assigned once), and the function returns no batch-shaped value:
+    then each reduction's scalar becomes one number per sample and nothing else changes shape."""
+    module = origin.module
+    group = _flatten_group(origin, project, evaluator, reported)
+    if isinstance(group, str):
+        return Plan(finding, module, None, group)
+    reductions, flattens, described, together = group
+    edits = [*((node, edit) for node, edit in flattens), *((node, edit) for node, _, edit in reductions)]
+    families = {reduction.family for _, reduction, _ in reductions}
+    outer = next((context for context in (_nonlinear_context(node, origin) for node, _, _ in reductions)
+                  if context is not None), None)
+    function = origin.function
+    helper = function.qualname != finding.function
+    what = (f"flattened per sample ({', '.join(described)}) and reduced with `axis=-1` "
+            f"({len(reductions)} reduction{'s' if len(reductions) != 1 else ''} in `{function.name}`)")
+    if helper:
+        what += f"; `{function.name}` changes for its other callers too"
+    if outer is not None or together > 1:
+        what += (f" (unsafe: what `{function.name}` computes from its reductions is now computed per "
+                 "sample and averaged by Keras: a Dice or IoU over the whole batch becomes a per-image one)")
+    elif "sum" in families:
+        what += (" (unsafe: the loss becomes a mean of per-sample sums, so its scale changes and "
+                 "the learning rate may need retuning)")
+    elif helper:
+        what += f" (unsafe: `{function.name}` is a helper whose result the loss may use non-linearly)"
+    else:
+        what += (" (unsafe: the flattens are rewritten too, not only the reduction; on dense tensors "
+                 "Keras's mean of the per-sample means is still the old value)")
+    own = next(edit for node, _, edit in reductions if node is origin.node)
+    return Plan(finding, module, "unsafe", what, origin.node, own, extra=edits,
+                group=frozenset(id(node) for node, _, _ in reductions))
+
+
+def _flatten_group(origin: Origin, project: Project, evaluator: _RecordingEvaluator, reported: frozenset[int]):
+    """(reductions [(node, Reduction, edit)], flattens [(node, edit)], descriptions, how many
+    reductions of flattened values the function has), or why not."""
+    module, function = origin.module, origin.function
+    if function is None:
+        return "the reduction is not in a function"
+    parents = _parents(module)
+    calls = _calls_in(function.node)
+    flat_reductions = {id(call): call for call in calls
+                       if any(t.kind is Kind.FLAT for _, t in evaluator.inputs.get(id(call), []))}
+    members: dict[int, cst.Call] = {id(origin.node): origin.node}
+    flattens: dict[int, Origin] = {}
+    changed = True
+    while changed:
+        changed = False
+        for call in list(members.values()):
+            for _, tensor in evaluator.inputs.get(id(call), []):
+                if tensor.kind is not Kind.FLAT:
+                    return "a reduction of the flattened values also reduces values that are not flattened"
+                for flat in tensor.origins:
+                    if flat.kind != "flatten" or flat.function is not function or flat.module is not module:
+                        return "the values are flattened in another function than the one reducing them"
+                    flattens.setdefault(id(flat.node), flat)
+        for key, call in flat_reductions.items():
+            if key not in members and any(id(flat.node) in flattens for _, tensor in evaluator.inputs[id(call)]
+                                          for flat in tensor.origins):
+                members[key] = call
+                changed = True
+    reductions = []
+    for call in members.values():
+        reduction = evaluator.inputs[id(call)][0][0]
+        if id(call) not in reported:
+            return (f"another reduction of the same flattened values (`{_code(call)}`) is not reported "
+                    "(suppressed or not selected), and the flattens are shared")
+        if reduction.family not in _FLATTEN_FAMILIES:
+            return f"a `{reduction.family}` of the flattened values is not rewritten"
+        edit = _flat_axis_edit(call, reduction)
+        if edit is None:
+            return f"`{_code(call)}` passes `axis`, `keepdims`, `*args` or `**kwargs` in a form not rewritten"
+        reductions.append((call, reduction, edit))
+    if any(value.batchy for value in evaluator.returns.get(id(function.node), [])) \
+            or id(function.node) not in evaluator.returns:
+        return f"`{function.name}` also returns batch-shaped values, which the per-sample reductions would meet"
+    scope = function.scope
+    flow = _Flow(function, parents, {id(f.node) for f in flattens.values()},
+                 {id(_tensor_arg(call)) for call, _, _ in reductions if _tensor_arg(call) is not None},
+                 lambda call: _qualified(project, call.func, scope))
+    built, described = [], []
+    for flat in sorted(flattens.values(), key=lambda flat: module.span(flat.node, function)[:2]):
+        if not flow.reaches_only_targets(flat.node):
+            return (f"the flattened `{_code(flat.node)}` is used elsewhere than in the reductions "
+                    "(or through calls that are not element-wise)")
+        edit = _batch_flatten_edit(flat.node, _qualified(project, flat.node.func, scope), module)
+        if isinstance(edit, str):
+            return edit
+        built.append((flat.node, edit[0]))
+        if edit[1] not in described:
+            described.append(edit[1])
+    return reductions, built, described, len(flat_reductions)
+
+
+def _calls_in(node: cst.CSTNode) -> list[cst.Call]:
+    found: list[cst.Call] = []
+
+    class _Calls(cst.CSTVisitor):
+        def visit_Call(self, call: cst.Call) -> None:
+            found.append(call)
+
+    node.visit(_Calls())
+    return found
+
+
+def _tensor_arg(call: cst.Call) -> cst.BaseExpression | None:
+    positional = [a for a in call.args if a.keyword is None and not a.star]
+    if positional:
+        return positional[0].value
+    return next((a.value for a in call.args if a.keyword is not None
+                 and a.keyword.value in ("input_tensor", "x", "input", "tensor", "a")), None)
+
+
+def _flat_axis_edit(call: cst.Call, reduction: catalogue.Reduction):
+    """The reduction's edit to `axis=-1`; identity when it already says -1 (or 0: on a flat
+    tensor both are every element, on a per-sample flatten -1 is the per-sample one)."""
+    if any(a.star or (a.keyword is not None and a.keyword.value in ("keepdims", "keep_dims")) for a in call.args):
+        return None
+    positional = [a for a in call.args if a.keyword is None]
+    axis = [a for a in call.args if a.keyword is not None and a.keyword.value in ("axis", "reduction_indices")]
+    slot = positional[reduction.axis_position] if len(positional) > reduction.axis_position else (
+        axis[0] if len(axis) == 1 else None)
+    if slot is None and not axis:
+        return _axis_edit(call, reduction)
+    if slot is None:
+        return None
+    value = slot.value
+    if _is_none(value) or (isinstance(value, cst.Integer) and value.value == "0"):
+        index = call.args.index(slot)
+        return lambda updated: _replace_arg_value(updated, index)
+    if isinstance(value, cst.UnaryOperation) and isinstance(value.operator, cst.Minus) \
+            and isinstance(value.expression, cst.Integer) and value.expression.value == "1":
+        return lambda updated: updated
+    return None
+
+
+class _Flow:
+    """Where the flattened values go, syntactically, within one function."""
+
+    def __init__(self, function, parents: dict[int, cst.CSTNode], flattens: set[int], targets: set[int],
+                 qualified: Callable[[cst.Call], str]) -> None:
+        self.function, self.parents, self.flattens, self.targets = function, parents, flattens, targets
+        self.qualified = qualified
+        bindings = function.scope.bindings
+        self.once = {name for name, bs in bindings.items() if len(bs) == 1 and isinstance(bs[0], AssignBinding)}
+        params = [p.name.value for p in function.positional_params()]
+        if function.cls is not None and params:
+            params = params[1:]
+        self.tensors = set(params[:2])
+        self.assigned = {name for name, bs in bindings.items() if any(isinstance(b, AssignBinding) for b in bs)}
+        self.names: dict[str, list[cst.Name]] = {}
+        body = function.node
+
+        class _Names(cst.CSTVisitor):
+            def visit_Name(inner, node: cst.Name) -> None:
+                self.names.setdefault(node.value, []).append(node)
+
+        body.visit(_Names())
+        # Variables holding flattened values: assigned (once) from an expression with a flatten.
+        self.flat_names: set[str] = set()
+        assigns = [n for n in _nodes_of(body, cst.Assign)
+                   if len(n.targets) == 1 and isinstance(n.targets[0].target, cst.Name)]
+        grew = True
+        while grew:
+            grew = False
+            for assign in assigns:
+                name = assign.targets[0].target.value
+                if name not in self.flat_names and self._mentions_flat(assign.value):
+                    self.flat_names.add(name)
+                    grew = True
+
+    def _mentions_flat(self, node: cst.CSTNode) -> bool:
+        if id(node) in self.flattens or (isinstance(node, cst.Name) and node.value in self.flat_names):
+            return True
+        return any(self._mentions_flat(child) for child in node.children)
+
+    def _loads(self, name: str) -> list[cst.Name]:
+        loads = []
+        for node in self.names.get(name, []):
+            parent = self.parents.get(id(node))
+            if (isinstance(parent, cst.AssignTarget) and parent.target is node) \
+                    or (isinstance(parent, cst.Attribute) and parent.attr is node) \
+                    or (isinstance(parent, cst.Arg) and parent.keyword is node) \
+                    or isinstance(parent, cst.Param):
+                continue
+            loads.append(node)
+        return loads
+
+    def _elementwise(self, call: cst.Call) -> bool:
+        qualified = self.qualified(call)
+        return qualified in catalogue.ELEMENTWISE or (
+            qualified in catalogue.ADDITIVE | catalogue.MULTIPLICATIVE and qualified != "tensorflow.add_n")
+
+    def operand(self, node: cst.BaseExpression) -> bool:
+        """A value that may meet a flattened one: numbers, hyper-parameters, other flattened
+        values, and element-wise functions of those."""
+        if isinstance(node, (cst.Integer, cst.Float)):
+            return True
+        if id(node) in self.flattens:
+            return True
+        if isinstance(node, cst.Name) and node.value in self.flat_names:
+            return True
+        if isinstance(node, (cst.Name, cst.Attribute)):
+            return _is_constant(node, self.tensors, self.assigned)
+        if isinstance(node, cst.UnaryOperation):
+            return self.operand(node.expression)
+        if isinstance(node, cst.BinaryOperation):
+            return self.operand(node.left) and self.operand(node.right)
+        if isinstance(node, cst.Call):
+            if not node.args:
+                return self.qualified(node) in catalogue.METADATA_FUNCS  # K.epsilon()
+            return self._elementwise(node) and all(not a.star and self.operand(a.value) for a in node.args)
+        return False
+
+    def reaches_only_targets(self, node: cst.CSTNode, seen: set[str] | None = None) -> bool:
+        seen = set() if seen is None else seen
+        child = node
+        while id(child) not in self.targets:
+            parent = self.parents.get(id(child))
+            if isinstance(parent, cst.BinaryOperation) and isinstance(parent.operator, _ARITHMETIC):
+                if not self.operand(parent.right if parent.left is child else parent.left):
+                    return False
+            elif isinstance(parent, cst.UnaryOperation) and isinstance(parent.operator, (cst.Minus, cst.Plus)):
+                pass
+            elif isinstance(parent, cst.Arg) and parent.keyword is None and not parent.star:
+                call = self.parents.get(id(parent))
+                if not (isinstance(call, cst.Call) and call.func is not child and self._elementwise(call)
+                        and all(a is parent or (not a.star and self.operand(a.value)) for a in call.args)):
+                    return False
+                parent = call
+            elif isinstance(parent, cst.Assign) and len(parent.targets) == 1 \
+                    and isinstance(parent.targets[0].target, cst.Name) and parent.value is child:
+                name = parent.targets[0].target.value
+                if name not in self.once:
+                    return False
+                if name in seen:
+                    return True
+                seen.add(name)
+                loads = self._loads(name)
+                return bool(loads) and all(self.reaches_only_targets(load, seen) for load in loads)
+            else:
+                return False
+            child = parent
+        return True
+
+
+def _nodes_of(node: cst.CSTNode, kind: type) -> list:
+    found: list = []
+
+    class _Find(cst.CSTVisitor):
+        def on_visit(self, each: cst.CSTNode) -> bool:
+            if isinstance(each, kind):
+                found.append(each)
+            return True
+
+    node.visit(_Find())
+    return found
+
+
+def _batch_flatten_edit(call: cst.Call, qualified: str, module: ModuleInfo):
+    """(edit, description) turning a flatten into a per-sample one, spelled with the call's
+    own module name; or why not."""
+    func = call.func
+    if not isinstance(func, cst.Attribute) or any(a.star for a in call.args):
+        return f"`{_code(call)}` is not called as `<module>.{_code(func)}(...)` with plain arguments"
+    receiver = module.tree.code_for_node(func.value)
+    positional = [a for a in call.args if a.keyword is None]
+    if qualified == "keras.backend.flatten" and len(call.args) == 1:
+        return (lambda updated: updated.with_changes(func=updated.func.with_changes(attr=cst.Name("batch_flatten"))),
+                f"`{receiver}.flatten` -> `{receiver}.batch_flatten`")
+    if not positional or not _duplicable(positional[0].value):
+        return f"the flattened value in `{_code(call)}` is not a plain name (the fix would write it twice)"
+    x = module.tree.code_for_node(positional[0].value)
+    if qualified == "keras.ops.ravel" and len(call.args) == 1:
+        new = cst.parse_expression(f"{receiver}.reshape({x}, ({receiver}.shape({x})[0], -1))")
+        return (lambda updated: new.with_changes(lpar=updated.lpar, rpar=updated.rpar),
+                f"`{receiver}.ravel(x)` -> `{receiver}.reshape(x, ({receiver}.shape(x)[0], -1))`")
+    if qualified in ("tensorflow.reshape", "keras.ops.reshape", "keras.backend.reshape"):
+        shape = positional[1] if len(positional) > 1 else next(
+            (a for a in call.args if a.keyword is not None and a.keyword.value in ("shape", "newshape")), None)
+        if shape is None or len(call.args) > 2 + sum(1 for a in call.args if a.keyword is not None
+                                                     and a.keyword.value == "name"):
+            return f"`{_code(call)}` is not a plain `reshape(x, [-1])`"
+        if qualified == "keras.backend.reshape":
+            new = cst.parse_expression(f"{receiver}.batch_flatten({x})")
+            return (lambda updated: new.with_changes(lpar=updated.lpar, rpar=updated.rpar),
+                    f"`{receiver}.reshape(x, {_code(shape.value)})` -> `{receiver}.batch_flatten(x)`")
+        index = call.args.index(shape)
+        if isinstance(shape.value, cst.Tuple):
+            value = cst.parse_expression(f"({receiver}.shape({x})[0], -1)")
+        else:
+            value = cst.parse_expression(f"[{receiver}.shape({x})[0], -1]")
+
+        def edit(updated: cst.Call) -> cst.Call:
+            args = list(updated.args)
+            args[index] = args[index].with_changes(value=value)
+            return updated.with_changes(args=args)
+
+        shown = _code(value).replace(x, "x")
+        return edit, f"`{receiver}.reshape(x, {_code(shape.value)})` -> `{receiver}.reshape(x, {shown})`"
+    return f"no per-sample spelling of `{_code(call)}` is known"
+
+
+def _duplicable(node: cst.BaseExpression) -> bool:
+    """A name or a dotted attribute of one (`y_true`, `self.mask`): safe to write twice."""
+    while isinstance(node, cst.Attribute):
+        node = node.value
+    return isinstance(node, cst.Name)
+
+
+# --------------------------------------------------------------------------------------------
 # Runs
 
 
@@ -418,6 +871,12 @@ class Applied:
     finding: Finding
     safety: str
     description: str
+
+    @property
+    def where(self) -> str:
+        """`path:line:col`, or ruff's `nb.ipynb:cell N:line:col` in a notebook."""
+        f = self.finding
+        return f"{f.path}:{f.line}:{f.column}" if f.cell is None else f"{f.path}:cell {f.cell}:{f.line}:{f.column}"
 
 
 @dataclass
@@ -441,10 +900,44 @@ class FixRun:
             name = self.displays.get(path, str(path))
             old_text, new_text = _text_for_diff(old), _text_for_diff(new)
             relative = not os.path.isabs(name)
+            if path.suffix == ".ipynb":
+                chunks.append(_notebook_diff(old_text, new_text, name, relative))
+                continue
             chunks.append("".join(difflib.unified_diff(
                 old_text.splitlines(keepends=True), new_text.splitlines(keepends=True),
                 fromfile=f"a/{name}" if relative else name, tofile=f"b/{name}" if relative else name)))
         return "".join(chunks)
+
+
+def _notebook_diff(old: str, new: str, name: str, relative: bool) -> str:
+    """A unified diff of each changed code cell's source, labelled `nb.ipynb:cell N` (the
+    number `check` reports). Not the JSON's diff: that shows every line as an escaped JSON
+    string, while a fix changes nothing but cell code (losslint/notebook.py keeps the rest of
+    the file byte for byte). Should no cell's code differ, the file's own diff is shown."""
+    from losslint.notebook import code_cell_sources
+
+    before, after = code_cell_sources(old), code_cell_sources(new)
+    chunks = []
+    for index in sorted(set(before) | set(after)):
+        if before.get(index) == after.get(index):
+            continue
+        label = f"{name}:cell {index}"
+        chunks.append("".join(difflib.unified_diff(
+            _diff_lines(before.get(index, "")), _diff_lines(after.get(index, "")),
+            fromfile=f"a/{label}" if relative else label, tofile=f"b/{label}" if relative else label)))
+    if not chunks:  # not a change of cell code: show the file's own diff
+        chunks.append("".join(difflib.unified_diff(
+            old.splitlines(keepends=True), new.splitlines(keepends=True),
+            fromfile=f"a/{name}" if relative else name, tofile=f"b/{name}" if relative else name)))
+    return "".join(chunks)
+
+
+def _diff_lines(source: str) -> list[str]:
+    """A cell's lines for difflib, the last one ended too (a cell has no final newline)."""
+    lines = source.splitlines(keepends=True)
+    if lines and not lines[-1].endswith(("\n", "\r")):
+        lines[-1] += "\n"
+    return lines
 
 
 def _text_for_diff(data: bytes) -> str:
@@ -519,7 +1012,7 @@ def _round(sources: list[SourceFile], errors, contents: dict[Path, bytes], setti
     evaluator = _RecordingEvaluator(project, keeps_batch=settings.keeps_batch)
     _analyse(project, settings, evaluator)
     report.findings = _finish(findings, project, settings, on_disk)
-    plans = [_plan(f, origins.get(f), project, evaluator) for f in report.findings]
+    plans = plan_findings(report.findings, origins, project, evaluator)
     for plan in plans:
         plan.target, plan.project = targets.get(plan.finding), project
     return report, plans
@@ -529,7 +1022,7 @@ def _apply(plans: list[Plan], contents: dict[Path, bytes], run: FixRun) -> bool:
     """Apply one module's fixes; True when its source changed."""
     module = plans[0].module
     suppressions = Suppressions.from_source(module.source)
-    edits: dict[int, Plan] = {}
+    edits: dict[int, Callable[[cst.CSTNode], cst.CSTNode]] = {}
     made: list[Plan] = []
     for plan in plans:
         start, _, end, _ = module.span(plan.node)
@@ -537,14 +1030,22 @@ def _apply(plans: list[Plan], contents: dict[Path, bytes], run: FixRun) -> bool:
             plan.safety, plan.reason = None, "the fixed line carries a suppression comment for this code"
             continue
         made.append(plan)
-        edits.setdefault(id(plan.node), plan)
+    made = _whole_groups(made)
+    for plan in made:
+        for node, transform in plan.edits():
+            edits.setdefault(id(node), transform)
     if not edits:
         return False
+    replaced: dict[int, tuple[cst.CSTNode, cst.CSTNode]] = {}  # what a notebook's cells need
 
     class _Fixer(cst.CSTTransformer):
         def on_leave(self, original_node, updated_node):
-            plan = edits.get(id(original_node))
-            return plan.transform(updated_node) if plan is not None else updated_node
+            transform = edits.get(id(original_node))
+            if transform is None:
+                return updated_node
+            new = transform(updated_node)
+            replaced[id(original_node)] = (original_node, new)
+            return new
 
     # LibCST drops a file's last line ending when it is a lone CR ("x = 1\r"): put back what
     # its own code generation loses, and fix nothing it would not reproduce byte for byte.
@@ -560,13 +1061,64 @@ def _apply(plans: list[Plan], contents: dict[Path, bytes], run: FixRun) -> bool:
             plan.safety, plan.reason = None, "the fixed source would not parse"
         return False
     original = contents.get(module.path) or run.original.get(module.path) or module.path.read_bytes()
-    new = _encode(code, original)
+    new = _encode(code, original) if module.notebook is None else _notebook_contents(module, replaced, original)
+    if isinstance(new, str):
+        for plan in made:
+            plan.safety, plan.reason = None, new
+        return False
     if new == original:
         return False
     contents[module.path] = new
     for plan in made:
         run.applied.append(Applied(plan.finding, plan.safety, plan.reason))
     return True
+
+
+def _whole_groups(made: list[Plan]) -> list[Plan]:
+    """`made` without the grouped plans (flatten fixes) whose group is not all there: the
+    flattens are shared, so a group is fixed whole or not at all (another finding of it is
+    suppressed on its line, or refused by the probe)."""
+    present: dict[frozenset[int], set[int]] = {}
+    for plan in made:
+        if plan.group is not None:
+            present.setdefault(plan.group, set()).add(id(plan.node))
+    kept = []
+    for plan in made:
+        if plan.group is not None and present[plan.group] != plan.group:
+            plan.safety, plan.reason = None, ("another reduction of the same flattened values is not "
+                                              "fixed, and the flattens are shared")
+            continue
+        kept.append(plan)
+    return kept
+
+
+def _notebook_contents(module: ModuleInfo, replaced: dict[int, tuple[cst.CSTNode, cst.CSTNode]],
+                       original: bytes) -> bytes | str:
+    """The notebook file with each edited node's new code put in its cell (losslint/notebook.py
+    splices the cells' `source` values into the JSON text); or why it cannot be."""
+    from losslint.notebook import NotebookError, SourceEdit, rewrite_cells
+
+    parents = _parents(module)
+    edits = []
+    for key, (old, new) in replaced.items():
+        ancestor = parents.get(key)
+        while ancestor is not None and id(ancestor) not in replaced:
+            ancestor = parents.get(id(ancestor))
+        if ancestor is not None:
+            continue  # inside another edited node: part of that one's new code
+        # Positions leave out the node's own parentheses: so does the text replaced.
+        kept = len(getattr(old, "lpar", ()))
+        if kept:
+            old = old.with_changes(lpar=[], rpar=[])
+            new = new.with_changes(lpar=new.lpar[kept:], rpar=new.rpar[:len(new.rpar) - kept])
+        line, column, end_line, end_column = module.span(replaced[key][0])
+        edits.append(SourceEdit((line, column), (end_line, end_column),
+                                module.tree.code_for_node(old), module.tree.code_for_node(new)))
+    try:
+        text = rewrite_cells(original.decode("utf-8-sig"), module.notebook, edits)
+    except (NotebookError, UnicodeDecodeError) as exc:
+        return f"the fix cannot be written back into the notebook: {getattr(exc, 'message', exc)}"
+    return (codecs.BOM_UTF8 if original.startswith(codecs.BOM_UTF8) else b"") + text.encode("utf-8")
 
 
 def _parses(code: str) -> bool:

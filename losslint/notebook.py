@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import itertools
 import json
 import re
 from collections.abc import Iterable
@@ -264,3 +265,213 @@ class _LineState:
         self.quote = quote
         # Outside a string, a backslash can only be a line continuation.
         self.continued = quote is None and not in_comment and line.endswith("\\")
+
+
+# --------------------------------------------------------------------------------------------
+# Writing fixes back (losslint/fix.py)
+#
+# A fix edits the joined source; `rewrite_cells` carries each edit into the cell it falls in
+# and splices the new `source` values into the notebook's JSON *text*. Nothing is re-serialised
+# but the edited cells' `source` values: indentation, key order, escapes, `ensure_ascii` style,
+# the final newline, outputs and metadata stay byte for byte. A list-of-lines `source` stays a
+# list laid out like the original (unchanged lines keep their exact JSON spelling), a string
+# stays a string. Outputs of an edited cell are left as they are: they were computed by the old
+# code and are only refreshed by running the cell, which losslint never does.
+
+
+@dataclass(frozen=True)
+class SourceEdit:
+    """Replace `old` by `new` at 1-based (line, column) `start` to `end` (exclusive) of the
+    joined source; columns count characters."""
+
+    start: tuple[int, int]
+    end: tuple[int, int]
+    old: str
+    new: str
+
+
+def rewrite_cells(text: str, notebook: NotebookSource, edits: Iterable[SourceEdit]) -> str:
+    """The notebook JSON `text` with `edits` (positions in `notebook.source`) made in its code
+    cells. Raises NotebookError, and changes nothing, when an edit spans two cells, touches a
+    line IPython syntax was neutralised on, or does not find its `old` text."""
+    by_cell: dict[int, list[tuple[int, int, int, int, SourceEdit]]] = {}
+    cells = {cell.index: cell for cell in notebook.cells}
+    for edit in edits:
+        try:
+            index, line = notebook.locate(edit.start[0])
+            end_index, end_line = notebook.locate(edit.end[0])
+        except ValueError as exc:
+            raise NotebookError(str(exc)) from None
+        if end_index != index:
+            raise NotebookError("the edit spans two cells")
+        by_cell.setdefault(index, []).append((line, edit.start[1], end_line, edit.end[1], edit))
+    spans = _cell_source_spans(text)
+    pieces = []
+    for index, cell_edits in by_cell.items():
+        if index not in spans:
+            raise NotebookError(f"cell {index}: its source was not found in the notebook's JSON")
+        start, end, value = spans[index]
+        old_source = "".join(value) if isinstance(value, list) else value
+        new_source = _edit_cell(old_source, cells[index].source, cell_edits, index)
+        if new_source != old_source:
+            pieces.append((start, end, _encode_source(text[start:end], value, new_source, text)))
+    for start, end, replacement in sorted(pieces, reverse=True):
+        text = text[:start] + replacement + text[end:]
+    return text
+
+
+def code_cell_sources(text: str) -> dict[int, str]:
+    """Each code cell's source as the file holds it (magics included), by 1-based cell index
+    among all cells; {} for a document that is not a notebook."""
+    try:
+        document = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        return {}
+    cells = document.get("cells") if isinstance(document, dict) else None
+    sources = {}
+    for index, cell in enumerate(cells if isinstance(cells, list) else [], start=1):
+        if isinstance(cell, dict) and cell.get("cell_type") == "code":
+            source = cell.get("source", "")
+            if isinstance(source, list) and all(isinstance(part, str) for part in source):
+                source = "".join(source)
+            if isinstance(source, str):
+                sources[index] = source
+    return sources
+
+
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def _edit_cell(original: str, neutral: str, edits, index: int) -> str:
+    """Apply cell-relative edits to the cell's original text (line endings and magics kept)."""
+    lines = _LINE_END.split(original)
+    endings = _LINE_END.findall(original)
+    neutral_lines = neutral.split("\n")
+    starts = [0]
+    for line, ending in zip(lines, endings):
+        starts.append(starts[-1] + len(line) + len(ending))
+    replacements = []
+    for line, column, end_line, end_column, edit in edits:
+        if len(neutral_lines) != len(lines) or any(
+                lines[i] != neutral_lines[i] for i in range(line - 1, end_line)):
+            raise NotebookError(f"cell {index}: the edit touches a line with IPython syntax")
+        start = starts[line - 1] + column - 1
+        end = starts[end_line - 1] + end_column - 1
+        if _LINE_END.sub("\n", original[start:end]) != edit.old:
+            raise NotebookError(f"cell {index}: the edit's text is not where it was expected")
+        ending = endings[line - 1] if line - 1 < len(endings) else (endings[0] if endings else "\n")
+        replacements.append((start, end, edit.new.replace("\n", ending)))
+    replacements.sort()
+    for (_, end, _), (start, _, _) in itertools.pairwise(replacements):
+        if start < end:
+            raise NotebookError(f"cell {index}: two edits overlap")
+    for start, end, new in reversed(replacements):
+        original = original[:start] + new + original[end:]
+    return original
+
+
+def _encode_source(raw: str, value, new_source: str, document: str) -> str:
+    """The JSON text of a cell's new `source`, in the representation and layout of `raw`."""
+    ensure_ascii = document.isascii()
+    if isinstance(value, str):
+        return json.dumps(new_source, ensure_ascii=ensure_ascii)
+    opening, items, separators, closing = _list_layout(raw)
+    spelled = {json.loads(item): item for item in items}
+    lines = re.findall(r".*?(?:\r\n|\r|\n)|.+$", new_source, flags=re.DOTALL)
+    if not lines:
+        return "[]"
+    separator = separators[0] if separators else "," + opening
+    return "[" + opening + separator.join(
+        spelled.get(line) or json.dumps(line, ensure_ascii=ensure_ascii) for line in lines) + closing + "]"
+
+
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _skip(text: str, i: int) -> int:
+    return _WHITESPACE.match(text, i).end()
+
+
+def _list_layout(raw: str) -> tuple[str, list[str], list[str], str]:
+    """A JSON list of strings as (opening whitespace, item texts, separators, closing whitespace)."""
+    i = _skip(raw, 1)
+    opening, items, separators = raw[1:i], [], []
+    while raw[i] != "]":
+        _, end = json.decoder.scanstring(raw, i + 1)
+        items.append(raw[i:end])
+        j = _skip(raw, end)
+        if raw[j] == ",":
+            k = _skip(raw, j + 1)
+            separators.append(raw[end:k])
+            i = k
+        else:
+            return opening, items, separators, raw[end:j]
+    return opening, items, separators, ""
+
+
+def _cell_source_spans(text: str) -> dict[int, tuple[int, int, object]]:
+    """Where each code cell's `source` value lies in the JSON text: (start, end, parsed value)
+    by 1-based cell index. Duplicate keys resolve as `json.loads` does (the last wins)."""
+    decoder = json.JSONDecoder()
+    try:
+        members = {key: (start, end) for key, start, end in _members(text, _skip(text, 0), decoder)}
+        if "cells" not in members:
+            raise NotebookError("no 'cells' list")
+        spans = {}
+        for index, (start, _) in enumerate(_items(text, members["cells"][0], decoder), start=1):
+            if text[start] != "{":
+                continue
+            cell = {key: (s, e) for key, s, e in _members(text, start, decoder)}
+            kind = cell.get("cell_type")
+            if kind is None or "source" not in cell or json.loads(text[slice(*kind)]) != "code":
+                continue
+            start_source, end_source = cell["source"]
+            spans[index] = (start_source, end_source, json.loads(text[start_source:end_source]))
+        return spans
+    except (ValueError, IndexError) as exc:
+        raise NotebookError(f"cannot locate the cells in the JSON text: {exc}") from None
+
+
+def _members(text: str, i: int, decoder: json.JSONDecoder) -> list[tuple[str, int, int]]:
+    """(key, value start, value end) of each member of the JSON object starting at `i`."""
+    if text[i] != "{":
+        raise ValueError(f"expected an object at offset {i}")
+    members = []
+    i = _skip(text, i + 1)
+    if text[i] == "}":
+        return members
+    while True:
+        if text[i] != '"':
+            raise ValueError(f"expected a key at offset {i}")
+        key, i = json.decoder.scanstring(text, i + 1)
+        i = _skip(text, i)
+        if text[i] != ":":
+            raise ValueError(f"expected ':' at offset {i}")
+        start = _skip(text, i + 1)
+        _, end = decoder.raw_decode(text, start)
+        members.append((key, start, end))
+        i = _skip(text, end)
+        if text[i] == "}":
+            return members
+        if text[i] != ",":
+            raise ValueError(f"expected ',' at offset {i}")
+        i = _skip(text, i + 1)
+
+
+def _items(text: str, i: int, decoder: json.JSONDecoder) -> list[tuple[int, int]]:
+    """(start, end) of each item of the JSON list starting at `i`."""
+    if text[i] != "[":
+        raise ValueError(f"expected a list at offset {i}")
+    items = []
+    i = _skip(text, i + 1)
+    if text[i] == "]":
+        return items
+    while True:
+        _, end = decoder.raw_decode(text, i)
+        items.append((i, end))
+        i = _skip(text, end)
+        if text[i] == "]":
+            return items
+        if text[i] != ",":
+            raise ValueError(f"expected ',' at offset {i}")
+        i = _skip(text, i + 1)

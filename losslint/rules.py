@@ -40,13 +40,9 @@ class Rule:
     example: str
     use_instead: str
     references: tuple[str, ...] = ()
-    # Whether an automatic fix would keep the loss's value: said per rule, and said plainly
-    # while losslint has no --fix yet.
-    fix_safety: str = (
-        "losslint has no automatic fix for this rule yet. Reducing only the non-batch axes "
-        "keeps the value Keras reports for an unweighted, unmasked batch, but changes the "
-        "loss as soon as sample weights, class weights or masks are used: that change is the point."
-    )
+    # What `losslint check --fix` does for this rule, and whether it keeps the loss's value
+    # (losslint/fix.py): said per rule.
+    fix_safety: str = "No automatic fix."
 
     @property
     def help_uri(self) -> str:
@@ -91,6 +87,14 @@ LL101 = _register(
             "https://keras.io/api/losses/#creating-custom-losses",
             "https://github.com/tensorflow/tensorflow/issues/42446",
         ),
+        fix_safety=(
+            "`--fix` adds `axis=-1` to a mean (`tf.reduce_mean`, `K.mean`, `keras.ops.mean`...) "
+            "whose result reaches the loss only through `+`, `-` and scaling by constants: safe, "
+            "Keras's mean of the per-sample means is the old value. A mean used non-linearly "
+            "(`tf.sqrt(tf.reduce_mean(...))`) and a sum get `axis=-1` only with `--unsafe-fixes`: "
+            "the value or its scale changes. Other reductions (`max`, `norm`, `std`...) and values "
+            "that may already be one number per sample are not fixed."
+        ),
     )
 )
 
@@ -120,6 +124,10 @@ LL102 = _register(
             "    return K.mean(bce, axis=-1)\n"
         ),
         references=("https://keras.io/api/losses/#creating-custom-losses",),
+        fix_safety=(
+            "No automatic fix: which axes the reduction should keep depends on what axis 0 was "
+            "meant to be."
+        ),
     )
 )
 
@@ -152,6 +160,12 @@ LL103 = _register(
             "# or: tf.keras.losses.BinaryCrossentropy(reduction=\"none\")\n"
         ),
         references=("https://github.com/tensorflow/tensorflow/issues/55321",),
+        fix_safety=(
+            "`--fix` adds `reduction=\"none\"` to a Keras loss class built in the loss itself "
+            "(inline, or in a local variable assigned once): safe, Keras averages the per-sample "
+            "values it then returns into the old value. Objects built elsewhere (`self.bce`, "
+            "module globals), metric objects and the project's own Loss subclasses are not fixed."
+        ),
     )
 )
 
@@ -187,6 +201,18 @@ LL104 = _register(
         references=(
             "https://github.com/keras-team/keras/issues/19637",
             "https://github.com/deepchem/deepchem/issues/145",
+        ),
+        fix_safety=(
+            "Only with `--unsafe-fixes`, since the loss's value or scale changes. "
+            "`tf.nn.l2_loss(x)` becomes `0.5 * tf.reduce_sum(tf.square(x), axis=...)`, a half sum "
+            "of squares per sample (Keras's mean of it is the old value divided by the batch "
+            "size). Reductions of flattened tensors (`K.flatten`, `tf.reshape(x, [-1])`, "
+            "`keras.ops.ravel`) become per-sample: the flattens become `K.batch_flatten(x)` or "
+            "`reshape(x, [shape(x)[0], -1])` and every reduction of the flattened values gets "
+            "`axis=-1`, together, so a global Dice becomes a per-image Dice. That fix is made only "
+            "when the flattens and reductions are in one function and the flattened values reach "
+            "nothing else. The TF1 losses, `compute_average_loss`, `count_nonzero` and Keras 3's "
+            "`dice`/`tversky` without `axis` are not fixed."
         ),
     )
 )

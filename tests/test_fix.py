@@ -117,7 +117,8 @@ def test_diff_writes_nothing(tmp_path, capsys):
     assert status == 1
     assert "-    return tf.reduce_mean(tf.square(y_true - y_pred))\n" in captured.out
     assert "+    return tf.reduce_mean(tf.square(y_true - y_pred), axis=-1)\n" in captured.out
-    assert "Would fix 11 problems (1 unsafe fix available with --unsafe-fixes); 4 problems would remain." in captured.err
+    # unsafe: rmse's mean under a sqrt, and the K.flatten mean (losslint/fix.py's flatten fix)
+    assert "Would fix 11 problems (2 unsafe fixes available with --unsafe-fixes); 4 problems would remain." in captured.err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mean_family.py"]
 
 
@@ -153,16 +154,6 @@ def test_json_report_stays_json(tmp_path, capsys):
     captured = capsys.readouterr()
     assert len(json.loads(captured.out)) == 4
     assert "Fixed 0 problems (3 unsafe fixes available with --unsafe-fixes)." in captured.err
-
-
-def test_notebooks_are_not_fixed(tmp_path, capsys):
-    notebook = tmp_path / "seg.ipynb"
-    shutil.copyfile(REPO / "fixtures" / "notebooks" / "unet_segmentation.ipynb", notebook)
-    original = notebook.read_bytes()
-    status = main(["check", "--fix", str(notebook)])
-    assert notebook.read_bytes() == original
-    assert status == 1
-    assert "LL10" in capsys.readouterr().out
 
 
 def test_fix_that_would_not_parse_is_not_made(tmp_path, monkeypatch):
@@ -241,7 +232,7 @@ def test_remaining_findings_are_exactly_what_check_reports(tmp_path):
     fixed = {(a.finding.path, a.finding.line, a.finding.column, a.finding.code, a.finding.message)
              for a in run.applied}
     count = len(run.applied)  # (asserting on run.applied itself would print whole LibCST trees)
-    assert count == 32
+    assert count == 33  # 32 in .py files, and the LL101 mean in notebooks/unet_segmentation.ipynb
     assert fixed <= set(original)
     # a fresh check of the fixed sources reports what the fixer says remains
     for path, data in run.fixed.items():
