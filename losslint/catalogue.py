@@ -211,6 +211,11 @@ PRODUCTS = frozenset({
     "tensorflow.linalg.einsum", "keras.ops.matmul", "keras.ops.dot", "keras.ops.tensordot",
     "keras.ops.einsum", "keras.ops.outer", "keras.backend.dot", "tensorflow.experimental.numpy.matmul",
 })
+# Products that contract their first operand's first axis when told to transpose it
+# (`tf.matmul(za, zb, transpose_a=True)`: a features x features matrix of the whole batch,
+# as in Barlow Twins and VICReg): by keyword name.
+FIRST_AXIS_CONTRACTIONS = {"tensorflow.matmul": ("transpose_a", "adjoint_a"),
+                           "tensorflow.linalg.matmul": ("transpose_a", "adjoint_a")}
 # Per-sample products: keep the batch axis in place.
 BATCH_PRODUCTS = frozenset({"keras.backend.batch_dot"})
 # Move the batch axis away from position 0 (unless a perm starting with 0 is given).

@@ -819,7 +819,16 @@ class Evaluator:
         if qualified in catalogue.MULTIPLICATIVE:
             return combine(tensors, "mul")
         if qualified in catalogue.PRODUCTS:
-            return _product([v for v in positional if not isinstance(v.literal, str)])
+            operands = [v for v in positional if not isinstance(v.literal, str)]
+            transposed = [keywords.get(k) for k in catalogue.FIRST_AXIS_CONTRACTIONS.get(qualified, ())]
+            if operands and operands[0].kind is Kind.BATCH and any(v is not None and v.literal is True
+                                                                   for v in transposed):
+                return self._collapse("LL102", node, frame, spelled, _message(
+                    f"`{spelled}(..., transpose_a=True)` multiplies over axis 0, the batch axis: the "
+                    "result is a matrix of the whole batch",
+                    "if the loss is meant to be a statistic of the batch (Barlow Twins, VICReg), "
+                    "sample weights and masks cannot apply: say so with `# noqa: LL102`"))
+            return _product(operands)
         if qualified in catalogue.BATCH_PRODUCTS:
             return combine(tensors, "other")
         if qualified in catalogue.TRANSPOSES:
