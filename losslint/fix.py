@@ -18,10 +18,13 @@ What is fixed (only findings that are reported: selected, not suppressed):
 - LL101 on a mean (`tf.reduce_mean`, `tf.math.reduce_mean`, `K.mean`, `keras.ops.mean`,
   `tf.experimental.numpy.mean`) with no axis, or `axis=None`, of a tensor that still has its
   batch axis first and is not known to be one number per sample: `axis=-1` is added (safe:
-  Keras's mean over the per-sample values is the old scalar);
+  Keras's mean over the per-sample values is the old scalar; unsafe when those values, which
+  keep every axis but the last, meet another per-sample term of the loss whose shape may
+  differ, `_other_terms`, or when the mean is used non-linearly);
 - LL103 on a Keras loss object built in the loss itself, inline (`BinaryCrossentropy()(y, p)`)
   or as a variable assigned once in the same function: `reduction="none"` is added to the
-  constructor (safe: Keras 3 and tf_keras both accept it, and Keras averages what it returns);
+  constructor (safe: Keras 3 and tf_keras both accept it, and Keras averages what it returns;
+  unsafe beside another per-sample term, as above);
 - LL101 on a sum (`tf.reduce_sum`, `K.sum`, `keras.ops.sum`, `tf.experimental.numpy.sum`)
   with no axis: `axis=-1` (unsafe, `--unsafe-fixes` only: the loss's scale changes);
 - LL104 on `tf.nn.l2_loss(x)` of a tensor with its batch axis first:
@@ -235,6 +238,18 @@ def _plan_reduction(finding: Finding, origin: Origin, evaluator: _RecordingEvalu
     spelled = origin.api
     if reduction.family in SAFE_FAMILIES:
         outer = _nonlinear_context(node, origin)
+        ranks = {tensor.rank for _, tensor in records}
+
+        def alike(term: cst.CSTNode) -> bool:
+            # Another mean without axis of a tensor of the same rank (`mean(|e|) - 0.1 *
+            # mean(e ** 2)`): fixed the same way, it keeps the same shape.
+            others = evaluator.inputs.get(id(term), [])
+            return bool(others) and all(r.family in SAFE_FAMILIES and t.kind is Kind.BATCH and {t.rank} == ranks
+                                        for r, t in others)
+
+        other = None if ranks == {2} else _other_terms(node, origin, finding, evaluator.project, alike)
+        if outer is None and other is not None:
+            return Plan(finding, module, "unsafe", f"added `axis=-1` to `{spelled}` (unsafe: {other})", node, edit)
         if outer is None:
             return Plan(finding, module, "safe", f"added `axis=-1` to `{spelled}`", node, edit)
         return Plan(finding, module, "unsafe",
@@ -263,6 +278,114 @@ def _parents(module: ModuleInfo) -> dict[int, cst.CSTNode]:
 
 
 _PARENTS: dict[int, tuple[cst.Module, dict[int, cst.CSTNode]]] = {}
+
+
+def _other_terms(node: cst.CSTNode, origin: Origin, finding: Finding, project: Project,
+                 alike: Callable[[cst.CSTNode], bool] = lambda term: False) -> str | None:
+    """Why a fixed reduction's per-sample values may not fit on their way to the loss's
+    return (what they are combined with or used in), or None when they reach it alone, with
+    numbers and hyper-parameters at most.
+
+    A per-sample mean of a (batch, h, w, c) tensor is (batch, h, w): Keras averages it into
+    the old value when it is the loss, but added to a (batch,) term of the same loss it no
+    longer broadcasts (or broadcasts wrongly). So a fix is safe only for a value that stands
+    alone; followed through variables assigned in the loss, not out of a helper function."""
+    function = origin.function
+    if function is None:
+        return _LOST
+    if function.qualname != finding.function:
+        # A helper: follow its calls in the loss that calls it directly, if there is one.
+        loss = _loss_calling(function, finding, project)
+        calls = [site.call for site in loss.module.calls_by_name.get(function.name, ())
+                 if site.in_function is loss] if loss is not None else []
+        if not calls:
+            return (f"it is in `{function.qualname}`, and the fixer cannot follow what the loss does with "
+                    "that helper's per-sample values, whose shape may not fit there")
+        for call in calls:
+            other = _other_terms_in(call, loss, loss.module, alike)
+            if other is not None:
+                return other
+        return None
+    return _other_terms_in(node, function, origin.module, alike)
+
+
+def _loss_calling(helper, finding: Finding, project: Project):
+    """The loss (by the finding's qualname) when it is the only one of that name and calls
+    `helper` by name; else None."""
+    losses = [fn for fn in project.functions() if fn.qualname == finding.function]
+    if len(losses) == 1 and helper.name in losses[0].called_names:
+        return losses[0]
+    return None
+
+
+def _other_terms_in(node: cst.CSTNode, function, module: ModuleInfo,
+                    alike: Callable[[cst.CSTNode], bool]) -> str | None:
+    parents = _parents(module)
+    tensors = set(p.name.value for p in function.positional_params()[(1 if function.cls else 0):][:2])
+    assigned = {name for name, bindings in function.scope.bindings.items()
+                if any(isinstance(b, AssignBinding) for b in bindings)}
+    todo, seen = [node], set()
+    while todo:
+        child = todo.pop()
+        if id(child) in seen or len(seen) > 50:
+            return _LOST
+        seen.add(id(child))
+        parent = parents.get(id(child))
+        while isinstance(parent, (cst.UnaryOperation, cst.BinaryOperation)):
+            if isinstance(parent, cst.BinaryOperation):
+                other = parent.left if parent.right is child else parent.right
+                if not _is_constant(other, tensors, assigned) and not alike(_scaled_term(other, tensors, assigned)):
+                    return (f"its per-sample values keep every axis but the last, and they meet `{_code(other)}`, "
+                            "whose shape may differ: the sum may no longer broadcast")
+            child, parent = parent, parents.get(id(parent))
+        if isinstance(parent, (cst.Return, cst.Lambda)):  # a lambda's body is what it returns
+            continue
+        if isinstance(parent, cst.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0].target, cst.Name):
+            uses = _uses(function, parent.targets[0].target.value, parents)
+            if not uses:
+                return _LOST
+            todo.extend(uses)
+            continue
+        if isinstance(parent, cst.Arg):
+            parent = parents.get(id(parent), parent)
+        return (f"its per-sample values are then used in `{_code(parent)}`, so Keras's mean of the "
+                "result is not the old value")
+    return None
+
+
+_LOST = "the fixer cannot follow where its per-sample values go, and their shape may not fit there"
+
+
+def _scaled_term(node: cst.CSTNode, tensors: set[str], assigned: set[str]) -> cst.CSTNode:
+    """`node` without signs, parentheses' worth of scaling by constants (`0.1 * x` -> `x`)."""
+    while True:
+        if isinstance(node, cst.UnaryOperation):
+            node = node.expression
+        elif isinstance(node, cst.BinaryOperation) and isinstance(node.operator, (cst.Multiply, cst.Divide)) \
+                and _is_constant(node.right, tensors, assigned):
+            node = node.left
+        elif isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Multiply) \
+                and _is_constant(node.left, tensors, assigned):
+            node = node.right
+        else:
+            return node
+
+
+def _uses(function, name: str, parents: dict[int, cst.CSTNode]) -> list[cst.Name]:
+    """The loads of `name` in the function's body (not its assignments)."""
+    found: list[cst.Name] = []
+
+    class _Loads(cst.CSTVisitor):
+        def visit_Name(self, node: cst.Name) -> None:
+            if node.value == name:
+                parent = parents.get(id(node))
+                targets = isinstance(parent, cst.AssignTarget) or (
+                    isinstance(parent, (cst.AugAssign, cst.AnnAssign)) and parent.target is node)
+                if not targets:
+                    found.append(node)
+
+    function.node.body.visit(_Loads())
+    return found
 
 
 def _nonlinear_context(node: cst.CSTNode, origin: Origin) -> str | None:
@@ -434,6 +557,11 @@ def _plan_loss_object(finding: Finding, origin: Origin, project: Project) -> Pla
                   equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""),
                                         whitespace_after=cst.SimpleWhitespace("")))
     spelled = cst.Module(body=[]).code_for_node(constructor.func)
+    other = _other_terms(call, origin, finding, project)
+    if other is not None:
+        return Plan(finding, module, "unsafe",
+                    f"built `{spelled}` with `reduction={quote}none{quote}` (unsafe: {other})",
+                    constructor, lambda updated: _insert_arg(updated, new, None))
     return Plan(finding, module, "safe", f"built `{spelled}` with `reduction={quote}none{quote}`",
                 constructor, lambda updated: _insert_arg(updated, new, None))
 

@@ -89,7 +89,9 @@ LL101 = _register(
         ),
         fix_safety=(
             "`--fix` adds `axis=-1` to a mean (`tf.reduce_mean`, `K.mean`, `keras.ops.mean`...) "
-            "whose result reaches the loss only through `+`, `-` and scaling by constants: safe, "
+            "whose result reaches the loss only through `+`, `-` and scaling by constants, and "
+            "alone (its per-sample values keep every axis but the last, so beside another "
+            "per-sample term they may not broadcast): safe, "
             "Keras's mean of the per-sample means is the old value. A mean used non-linearly "
             "(`tf.sqrt(tf.reduce_mean(...))`) and a sum get `axis=-1` only with `--unsafe-fixes`: "
             "the value or its scale changes. Other reductions (`max`, `norm`, `std`...) and values "
@@ -162,8 +164,10 @@ LL103 = _register(
         references=("https://github.com/tensorflow/tensorflow/issues/55321",),
         fix_safety=(
             "`--fix` adds `reduction=\"none\"` to a Keras loss class built in the loss itself "
-            "(inline, or in a local variable assigned once): safe, Keras averages the per-sample "
-            "values it then returns into the old value. Objects built elsewhere (`self.bce`, "
+            "(inline, or in a local variable assigned once): safe when its result stands alone, "
+            "since Keras averages the per-sample values it then returns into the old value; "
+            "unsafe beside another per-sample term (its values keep every axis of the inputs but "
+            "the last, so the sum may not broadcast). Objects built elsewhere (`self.bce`, "
             "module globals), metric objects and the project's own Loss subclasses are not fixed."
         ),
     )

@@ -90,23 +90,35 @@ def test_a_safe_fix_is_written_only_when_the_probe_sees_the_same_value_per_batch
     (applied,) = run.applied
     assert applied.finding.function == "mse" and applied.safety == "safe"
     assert "[probe: verified: returns shape (None,) for y_pred of shape (None, 2)" in applied.description
-    # The static planner calls both of these safe; running them shows they are not.
-    assert "    mse = tf.reduce_mean(tf.square(y_true - y_pred))\n    return tf.sqrt(mse)\n" in after
+    # The static planner calls this one safe (it cannot see the rank); running it shows it is not.
     assert "    return tf.reduce_mean(tf.abs(x_true - x_pred))\n" in after
     found = messages(run)
-    assert "[fix not applied: the probe found the mean of the fixed loss's values is " in found["rmse"]
-    assert "where the original returns" in found["rmse"]
     assert found["x_error"].endswith("[fix not applied: the probe found the fixed loss returns shape () "
                                      "for y_pred of shape (None, 2): the batch axis is gone]")
-    assert verifier.not_applied == {"failed": 2}
-    # The sum is unsafe: without --unsafe-fixes it is neither run nor written.
+    assert verifier.not_applied == {"failed": 1}
+    # The sum and the mean used in `tf.sqrt` a statement later are unsafe: without
+    # --unsafe-fixes they are neither run nor written.
     assert "    return tf.reduce_sum(tf.square(y_true - y_pred))\n" in after
-    assert "fix not applied" not in found["sse"]
-    assert run.unsafe_available == 1
+    assert "    mse = tf.reduce_mean(tf.square(y_true - y_pred))\n    return tf.sqrt(mse)\n" in after
+    assert "fix not applied" not in found["sse"] and "fix not applied" not in found["rmse"]
+    assert run.unsafe_available == 2
     assert not (tmp_path / "trained.marker").exists()  # the script's top level never ran
     # A second run changes nothing.
     again, _ = fixed(path, pool)
     assert path.read_text() == after and not again.applied
+
+
+def test_a_fix_that_changes_the_value_is_refused(tmp_path, pool, monkeypatch):
+    # Were the planner to call the RMSE fix safe, the probe's value check would refuse it:
+    # the mean of per-sample roots is not the root of the mean.
+    monkeypatch.setattr(fix, "_other_terms", lambda *args, **kwargs: None)
+    path = write(tmp_path, "train.py", TRAIN)
+    run, verifier = fixed(path, pool)
+    found = messages(run)
+    assert "[fix not applied: the probe found the mean of the fixed loss's values is " in found["rmse"]
+    assert "where the original returns" in found["rmse"]
+    assert "    mse = tf.reduce_mean(tf.square(y_true - y_pred))\n    return tf.sqrt(mse)\n" in path.read_text()
+    assert verifier.not_applied == {"failed": 2}
 
 
 def test_an_unsafe_fix_needs_only_the_batch_axis(tmp_path, pool):
@@ -244,6 +256,7 @@ def test_every_round_is_verified(tmp_path, pool, monkeypatch):
 
     monkeypatch.setattr(fix, "_round", one_fix_per_round)
     monkeypatch.setattr(FixVerifier, "apply_round", counting)
+    monkeypatch.setattr(fix, "_other_terms", lambda *args, **kwargs: None)  # RMSE planned safe
     run, verifier = fixed(path, pool)
     # (a round whose only fix is refused changes nothing, which ends the run, as without --probe)
     assert rounds == [["mse"], ["mae"], ["rmse"]]
@@ -263,19 +276,21 @@ def test_diff_probe_writes_nothing_and_fix_probe_writes_what_it_showed(tmp_path,
     out, err = capsys.readouterr()
     assert status == 1 and path.read_text() == TRAIN
     added = [line[1:] for line in out.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    # The RMSE fix is unsafe (the mean is used in tf.sqrt): it needs only the batch axis.
     assert added == ["    return tf.reduce_mean(tf.square(y_true - y_pred), axis=-1)",
-                     "    return tf.reduce_sum(tf.square(y_true - y_pred), axis=-1)"]
-    assert err.strip().endswith("Would fix 2 problems (1 with unsafe fixes); 2 problems would remain; "
-                                "2 fixes not applied (2 failed the probe's check, 0 probe inconclusive).")
+                     "    return tf.reduce_sum(tf.square(y_true - y_pred), axis=-1)",
+                     "    mse = tf.reduce_mean(tf.square(y_true - y_pred), axis=-1)"]
+    assert err.strip().endswith("Would fix 3 problems (2 with unsafe fixes); 1 problem would remain; "
+                                "1 fix not applied (1 failed the probe's check, 0 probe inconclusive).")
     status = main(["check", "--fix", "--probe", "--unsafe-fixes", str(path)])
     out, _ = capsys.readouterr()
     assert status == 1
     lines = path.read_text().splitlines()
     assert [line for line in lines if line not in TRAIN.splitlines()] == added
-    assert out.count("[probe: verified: ") == 2
-    assert "(in loss rmse)" in out and "[fix not applied: the probe found the mean" in out
-    assert out.rstrip().endswith("Fixed 2 problems (1 with unsafe fixes); 2 fixes not applied "
-                                 "(2 failed the probe's check, 0 probe inconclusive).")
+    assert out.count("[probe: verified: ") == 3
+    assert "(in loss x_error)" in out and "[fix not applied: the probe found the fixed loss returns shape ()" in out
+    assert out.rstrip().endswith("Fixed 3 problems (2 with unsafe fixes); 1 fix not applied "
+                                 "(1 failed the probe's check, 0 probe inconclusive).")
     assert not (tmp_path / "trained.marker").exists()
 
 
@@ -285,7 +300,7 @@ def test_fix_without_probe_runs_nothing_and_never_imports_tensorflow(tmp_path):
         import sys
         from losslint import fix
         run = fix.fix_paths([{str(tmp_path)!r}], write=False)
-        assert len(run.applied) == 3, [a.finding for a in run.applied]
+        assert len(run.applied) == 2, [a.finding for a in run.applied]
         assert not any("probe" in a.description for a in run.applied)
         assert "tensorflow" not in sys.modules and "losslint.probe.verify" not in sys.modules
     """)
