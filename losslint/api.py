@@ -5,9 +5,11 @@
     scan_paths(paths, settings) -> Scan     the report, the project and each finding's loss
                                             (what the probe, losslint/probe, builds on)
 
-A run reads every file, parses it with LibCST, indexes all of them into one `Project` (losses
+A run reads every file, parses with LibCST those the prefilter keeps (losslint/prefilter.py;
+the others are only checked with Python's parser), indexes them into one `Project` (losses
 are often defined in one file and compiled in another), analyses, then drops suppressed and
-deselected findings. No TensorFlow is imported anywhere on this path.
+deselected findings; `check_paths` does it in groups of files that import each other
+(losslint/incremental.py). No TensorFlow is imported anywhere on this path.
 """
 
 from __future__ import annotations

@@ -20,6 +20,10 @@ name, content hash), the settings and the linter; the findings are also keyed by
 the group's weak candidates the rest of the run excludes. A re-run over an unchanged tree
 parses nothing; after an edit, only the edited file's group is parsed again, plus any group
 whose candidates the edit newly excludes or re-admits.
+
+A group none of whose files contains a word the finder starts from (losslint/prefilter.py,
+second stage) holds no loss: it is only checked with Python's parser, like the files the
+first stage skips, unless it defines a function that a `strategy.run(...)` elsewhere names.
 """
 
 from __future__ import annotations
