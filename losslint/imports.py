@@ -36,14 +36,35 @@ EXTERNAL_ROOTS = frozenset(sys.stdlib_module_names) | {
     "matplotlib", "cv2", "PIL", "tqdm", "absl", "segmentation_models", "tensorflow_addons",
 }
 
+# The patterns start with a literal word, which lets `re` jump from one occurrence to the next
+# (twenty times faster over keras' 13 MB than a leading `\b` or look-behind); what must not
+# precede the word is checked on each match (`_starts_word`).
 _CONTINUATION = re.compile(r"\\\r?\n")
-_FROM = re.compile(r"\bfrom\s+(\.*)\s*([\w.]*)\s+import\s*(\([^)]*\)?|[^\n;#]*)")
-_IMPORT = re.compile(r"(?<![\w.])import\s+([^\n;#]*)")
+_FROM = re.compile(r"from\s+(\.*)\s*([\w.]*)\s+import\s*(\([^)]*\)?|[^\n;#]*)")
+_IMPORT = re.compile(r"import\s+([^\n;#]*)")
 _ITEM = re.compile(r"([A-Za-z_][\w.]*)(?:\s+as\s+([A-Za-z_]\w*))?")
-_CHAIN = re.compile(r"(?<![\w.])([A-Za-z_]\w*)((?:\s*\.\s*[A-Za-z_]\w*)+)")
+_TAIL = r"((?:\s*\.\s*[A-Za-z_]\w*)+)"
+_WORD = re.compile(r"\w")
+_WORD_OR_DOT = re.compile(r"[\w.]")
 _SPACE = re.compile(r"\s+")
 _TOP_DEF = re.compile(r"^(?:async\s+def|def|class)\s+(\w+)", re.MULTILINE)
 _TOP_ASSIGN = re.compile(r"^(\w+)\s*(?::|=(?!=))", re.MULTILINE)
+
+
+def _starts_word(text: str, start: int) -> bool:
+    """Nothing of a name or an attribute chain right before `start`."""
+    return start == 0 or not _WORD_OR_DOT.match(text, start - 1)
+
+
+_CHAINS: dict[str, re.Pattern] = {}
+
+
+def _chain_pattern(local: str) -> re.Pattern:
+    """`local.a.b` (spaces allowed around the dots), tail in group 1; compiled once a name."""
+    pattern = _CHAINS.get(local)
+    if pattern is None:
+        pattern = _CHAINS[local] = re.compile(re.escape(local) + _TAIL)
+    return pattern
 
 
 class FileImports:
@@ -59,6 +80,8 @@ class FileImports:
         self.top: set[str] = set(_TOP_DEF.findall(text)) | set(_TOP_ASSIGN.findall(text))
         rest = _FROM.sub(lambda match: self._from(match, text), text)
         for match in _IMPORT.finditer(rest):
+            if not _starts_word(rest, match.start()):
+                continue
             at_top = match.start() == 0 or rest[match.start() - 1] == "\n"
             for dotted, alias in _ITEM.findall(match.group(1)):
                 dotted = dotted.strip(".")
@@ -67,9 +90,10 @@ class FileImports:
                 # `import a.b` binds `a` (the code reaches `a.b` as an attribute of `a`).
                 self._bind(alias or dotted.split(".")[0], dotted if alias else dotted.split(".")[0], at_top)
         self.chains: dict[str, set[str]] = {}
-        for head, tail in _CHAIN.findall(text):
-            if head in self.bound:
-                self.chains.setdefault(head, set()).add(_SPACE.sub("", tail))
+        for local in self.bound:
+            for match in _chain_pattern(local).finditer(text):
+                if _starts_word(text, match.start()):
+                    self.chains.setdefault(local, set()).add(_SPACE.sub("", match.group(1)))
 
     def _bind(self, local: str, qualified: str, at_top: bool) -> None:
         self.bound.setdefault(local, set()).add(qualified)
@@ -86,6 +110,8 @@ class FileImports:
         return ".".join(p for p in [*parts, base] if p)
 
     def _from(self, match: re.Match, text: str) -> str:
+        if match.start() and _WORD.match(text, match.start() - 1):
+            return match.group(0)  # `outfrom x import y` is no import
         base = self._absolute(match.group(1), match.group(2).strip("."))
         at_top = match.start() == 0 or text[match.start() - 1] == "\n"
         imported = match.group(3).strip("()")

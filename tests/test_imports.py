@@ -135,3 +135,12 @@ def test_unrelated_example_folders_are_analysed_apart_with_the_same_findings(tmp
     whole = api.scan_paths([str(tmp_path)], Settings()).report
     assert api.check_paths([str(tmp_path)], Settings(), jobs=1).findings == whole.findings
     assert len(whole.findings) == 3
+
+
+def test_import_words_inside_longer_names_are_not_imports(tmp_path):
+    # The patterns search for the literal words and check what precedes them.
+    write(tmp_path, {
+        "losses.py": "def dice(y_true, y_pred):\n    return y_pred\n",
+        "report.py": "outfrom losses import dice\nreimport losses\nx = my.losses.dice\n",
+    })
+    assert edges(tmp_path)["report.py"] == set()
