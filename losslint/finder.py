@@ -4,7 +4,9 @@ Sources, strongest first:
   compile         `X.compile(loss=...)` (or the second positional argument): names,
                   attributes, lambdas, lists/tuples/dicts, factory calls (the inner function
                   they return), `functools.partial`, Loss subclass instances,
-                  `keras.losses.get(fn)`, and variables or loop variables bound to any of these.
+                  `keras.losses.get(fn)`, methods of instances of scanned classes
+                  (`obj.method` with `obj = Class(...)`, `Class(...).method`), and variables
+                  or loop variables bound to any of these.
   loss-subclass   `call` of a class deriving (here or through scanned classes) from
                   `keras.losses.Loss`, unless the class overrides `__call__` (then Keras uses
                   its result as the final scalar).
