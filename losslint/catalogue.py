@@ -134,7 +134,6 @@ V1_LOSS_KEYWORDS = frozenset({"labels", "predictions", "logits", "weights", "sco
                               "multi_class_labels"})
 
 
-
 def is_v1_loss_call(qualified: str, keywords: set[str]) -> bool:
     """A TF1 loss function: `tf.compat.v1.losses.<fn>(...)`, or `tf.losses.<fn>(...)` called
     with TF1 keywords (`labels=`, `predictions=`...)."""

@@ -170,6 +170,7 @@ def _check_fast(paths: list[str], settings: Settings, cache: bool, cache_dir: st
         if bar is not None:
             bar.close()
 
+
 def _probe_options(command):
     """`check`'s options for the traced shape probe (TensorFlow, in a sandboxed process)."""
     options = [

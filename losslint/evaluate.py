@@ -711,7 +711,7 @@ class Evaluator:
             else:
                 per_sample = kind == "loss" and self._built_per_sample(cls)
             return Value(Kind.OBJECT, obj=LossObject(cls.name + "()", metric=kind == "metric",
-                                                      per_sample=per_sample, cls=cls))
+                                                     per_sample=per_sample, cls=cls))
         self._args(node, frame)  # evaluated for their effects on the frame (walrus), if any
         return CONST
 
@@ -923,7 +923,8 @@ class Evaluator:
         axes = _axes(axis)
         if axes == "non-batch":
             return replace(tensor, rank=None if keep else 1,
-                           per_sample_note=None if keep else f"{spelled}(..., axis={source_of(_axis_node(node, reduction))})")
+                           per_sample_note=None if keep else
+                           f"{spelled}(..., axis={source_of(_axis_node(node, reduction))})")
         if axes is None:
             return replace(tensor, rank=None, per_sample_note=None)
         if 0 in axes:
@@ -950,7 +951,6 @@ class Evaluator:
 
     def _collapse(self, code: str, node, frame: Frame, api: str, detail: str) -> Value:
         return Value(Kind.COLLAPSED, origins=frozenset({self._origin(code, "reduction", node, frame, api, detail)}))
-
 
 
 class _ScopeOnly:

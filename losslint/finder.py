@@ -257,7 +257,8 @@ class Finder:
                                     keywords + names)
             if name in catalogue.LOSS_WRAPPERS or last_name(call.func) == "LossFunctionWrapper":
                 fn = positional[0] if positional else next(
-                    (a.value for a in call.args if a.keyword is not None and a.keyword.value in ("fn", "identifier")), None)
+                    (a.value for a in call.args
+                     if a.keyword is not None and a.keyword.value in ("fn", "identifier")), None)
                 return self.resolve(fn, scope, depth + 1, bound, keywords) if fn is not None else []
             return []
         if isinstance(callee, ClassInfo):
@@ -402,7 +403,8 @@ class Finder:
     def _site(self, site: CallSite, add, weak, strategy_targets: set[str]) -> None:
         call, scope = site.call, site.scope
         name = last_name(call.func)
-        qualified = self.project.qualified_name(call.func, scope) if isinstance(call.func, (cst.Name, cst.Attribute)) else None
+        qualified = (self.project.qualified_name(call.func, scope)
+                     if isinstance(call.func, (cst.Name, cst.Attribute)) else None)
         positional = [a.value for a in call.args if a.keyword is None and not a.star]
         keywords = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
 
@@ -486,4 +488,3 @@ def _words(name: str) -> set[str]:
 
 def _source_rank(source: str) -> int:
     return ("compile", "loss-subclass", "wrapper", "custom-objects", "signature").index(source)
-

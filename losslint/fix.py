@@ -342,7 +342,8 @@ def _other_terms_in(node: cst.CSTNode, function, module: ModuleInfo,
             child, parent = parent, parents.get(id(parent))
         if isinstance(parent, (cst.Return, cst.Lambda)):  # a lambda's body is what it returns
             continue
-        if isinstance(parent, cst.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0].target, cst.Name):
+        if (isinstance(parent, cst.Assign) and len(parent.targets) == 1
+                and isinstance(parent.targets[0].target, cst.Name)):
             uses = _uses(function, parent.targets[0].target.value, parents)
             if not uses:
                 return _LOST

@@ -108,14 +108,14 @@ class _Worker:
         self.stderr.flush()
         try:
             with open(self.stderr_path, "rb") as handle:
-                lines = [l for l in handle.read().decode("utf-8", "replace").splitlines() if l.strip()]
+                lines = [line for line in handle.read().decode("utf-8", "replace").splitlines() if line.strip()]
         except OSError:
             lines = []
         code = self.process.poll()
         status = ""
         if code is not None:
             status = f"exit status {code}" if code >= 0 else f"killed by signal {-code}"
-        useful = [l for l in lines if "Error" in l or "error" in l] or lines
+        useful = [line for line in lines if "Error" in line or "error" in line] or lines
         tail = useful[-1].strip() if useful else ""
         return "; ".join(p for p in (status, tail[:300]) if p) or "no output"
 

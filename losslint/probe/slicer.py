@@ -190,7 +190,8 @@ class _ModuleSlicer:
                         return "skip", "it is computed by module-level code that losslint does not run"
                 return "assign", ""
             return "skip", "it is bound by module-level code that losslint does not run"
-        return "skip", f"it is bound inside a module-level `{type(node).__name__.lower()}` block, which losslint does not run"
+        return "skip", (f"it is bound inside a module-level `{type(node).__name__.lower()}` block, "
+                        "which losslint does not run")
 
     def _imports_only(self, node: cst.Try) -> bool:
         blocks = [node.body] + [h.body for h in node.handlers]
