@@ -338,7 +338,7 @@ def _other_terms_in(node: cst.CSTNode, function, module: ModuleInfo,
                 other = parent.left if parent.right is child else parent.right
                 if not _is_constant(other, tensors, assigned) and not alike(_scaled_term(other, tensors, assigned)):
                     return (f"its per-sample values keep every axis but the last, and they meet `{_code(other)}`, "
-                            "whose shape may differ: the sum may no longer broadcast")
+                            "whose shape may differ: the two may no longer broadcast together")
             child, parent = parent, parents.get(id(parent))
         if isinstance(parent, (cst.Return, cst.Lambda)):  # a lambda's body is what it returns
             continue

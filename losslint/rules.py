@@ -167,7 +167,7 @@ LL103 = _register(
             "(inline, or in a local variable assigned once): safe when its result stands alone, "
             "since Keras averages the per-sample values it then returns into the old value; "
             "unsafe beside another per-sample term (its values keep every axis of the inputs but "
-            "the last, so the sum may not broadcast). Objects built elsewhere (`self.bce`, "
+            "the last, so with another term they may not broadcast). Objects built elsewhere (`self.bce`, "
             "module globals), metric objects and the project's own Loss subclasses are not fixed."
         ),
     )
