@@ -67,6 +67,13 @@ def _split_codes(values: tuple[str, ...]) -> list[str]:
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
+def _with_options(command, options: list):
+    """`command` decorated with each click option, in the order listed (as --help shows them)."""
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 # --- configuration files and report destinations: check's options ------------------------
 
 
@@ -94,9 +101,7 @@ def _configuration_options(command):
             "(for pre-commit, which names every staged file).",
         ),
     ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+    return _with_options(command, options)
 
 
 def _report_options(command):
@@ -117,9 +122,7 @@ def _report_options(command):
             "the problems.",
         ),
     ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+    return _with_options(command, options)
 
 
 # --- performance: the cache, worker processes and the progress bar (losslint/cache.py,
@@ -151,9 +154,7 @@ def _performance_options(command):
             help="Worker processes for large runs; 0 (the default) means one per CPU, 1 none.",
         ),
     ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+    return _with_options(command, options)
 
 
 def _check_fast(paths: list[str], settings: Settings, cache: bool, cache_dir: str | None,
@@ -218,9 +219,7 @@ def _probe_options(command):
             help="With --probe: time limit per loss; the whole probe run is limited to 30 times this.",
         ),
     ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+    return _with_options(command, options)
 
 
 # --- automatic fixes: check's --fix, --diff, --unsafe-fixes (losslint/fix.py) --------------
@@ -245,9 +244,7 @@ def _fix_options(command):
         click.option("--exit-non-zero-on-fix", is_flag=True,
                      help="With --fix: exit 1 when files were changed, even if no problem remains."),
     ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+    return _with_options(command, options)
 
 
 def _run_fix(paths: list[str], settings: Settings, flags: dict, probe_options: dict, output_format: str,

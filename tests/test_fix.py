@@ -11,14 +11,12 @@ import json
 import os
 import shutil
 import stat
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from losslint.cli import main
+from tests.tf_compare import compare
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "fixtures_fix"
@@ -169,30 +167,6 @@ def test_fix_that_would_not_parse_is_not_made(tmp_path, monkeypatch):
     assert run.applied == [] and run.fixed == {}
 
 
-_RUNNER = textwrap.dedent('''
-    import importlib.util, json, sys
-    import numpy as np
-    import tensorflow as tf
-
-    def load(name, path):
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-
-    before, after = load("before", sys.argv[1]), load("after", sys.argv[2])
-    rng = np.random.default_rng(0)
-    y_true = rng.uniform(0.05, 0.95, (8, 5)).astype("float32")
-    y_pred = rng.uniform(0.05, 0.95, (8, 5)).astype("float32")
-    results = {}
-    for name in sys.argv[3:]:
-        old = np.asarray(getattr(before, name)(y_true, y_pred))
-        new = np.asarray(getattr(after, name)(y_true, y_pred))
-        results[name] = [list(old.shape), float(old.mean()), list(new.shape), float(new.mean())]
-    print(json.dumps(results))
-''')
-
-
 @pytest.mark.parametrize("name, losses", [
     ("mean_family", ["mse_tf", "mae_tf_math", "mse_backend", "mse_ops", "mae_numpy", "mse_keepdims",
                      "mae_axis_none", "mae_positional_none", "weighted_multiline",
@@ -204,19 +178,12 @@ def test_safe_fixes_keep_the_value_under_tensorflow(tmp_path, name, losses):
     is the old scalar (reduction="none" is accepted by both)."""
     before = tmp_path / "before.py"
     shutil.copyfile(FIXTURES / f"{name}.in.py", before)
-    runner = tmp_path / "runner.py"
-    runner.write_text(_RUNNER)
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-    completed = subprocess.run(
-        [sys.executable, str(runner), str(before), str(FIXTURES / f"{name}.out.py"), *losses],
-        capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    results = json.loads(completed.stdout.strip().splitlines()[-1])
-    assert sorted(results) == sorted(losses)
-    for loss, (old_shape, old_value, new_shape, new_mean) in results.items():
-        assert old_shape == [], loss
-        assert new_shape == [8], loss
-        assert new_mean == pytest.approx(old_value, rel=1e-5, abs=1e-6), loss
+    results = compare(tmp_path, before, FIXTURES / f"{name}.out.py", losses, (8, 5))
+    for loss, result in results.items():
+        assert result["old_shape"] == [], loss
+        assert result["new_shape"] == [8], loss
+        new_mean = sum(result["new"]) / len(result["new"])
+        assert new_mean == pytest.approx(result["old"], rel=1e-5, abs=1e-6), loss
 
 
 def test_remaining_findings_are_exactly_what_check_reports(tmp_path):

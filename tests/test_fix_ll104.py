@@ -8,17 +8,14 @@ one value per sample, and that those values are what numpy computes per sample b
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from losslint.cli import main
+from tests.tf_compare import compare
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "fixtures_fix"
@@ -126,49 +123,11 @@ def test_l2_loss_spelled_with_the_files_alias(tmp_path):
         "axis=tensorflow_v2.range(1, tensorflow_v2.rank(y_true - y_pred)))\n")
 
 
-_RUNNER = textwrap.dedent('''
-    import importlib.util, json, sys
-    import numpy as np
-    import tensorflow as tf
-
-    def load(name, path):
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-
-    before, after = load("before", sys.argv[1]), load("after", sys.argv[2])
-    rng = np.random.default_rng(0)
-    shape = tuple(json.loads(sys.argv[3]))
-    y_true = (rng.uniform(size=shape) > 0.6).astype("float32")
-    y_pred = rng.uniform(0.05, 0.95, shape).astype("float32")
-    results = {}
-    for name in sys.argv[4:]:
-        old = np.asarray(getattr(before, name)(y_true, y_pred))
-        new = np.asarray(getattr(after, name)(y_true, y_pred))
-        # traced, batch size unknown: what Keras does in fit()
-        spec = tf.TensorSpec((None,) + shape[1:], tf.float32)
-        traced = tf.function(getattr(after, name), input_signature=[spec, spec])
-        graph = np.asarray(traced(y_true, y_pred))
-        static = traced.get_concrete_function().structured_outputs.shape.as_list()
-        results[name] = {"old_shape": list(old.shape), "old": old.tolist(), "new_shape": list(new.shape),
-                         "new": new.tolist(), "graph": graph.tolist(), "static": static}
-    print(json.dumps(results))
-''')
-
-
 def _run(tmp_path: Path, name: str, shape: tuple[int, ...], losses: list[str], broadcast=()) -> dict:
     """Each loss's results, before and after the fix; `broadcast`: losses whose original adds
     the batch-wide term to per-sample values (so it already returned shape (batch,))."""
-    runner = tmp_path / "runner.py"
-    runner.write_text(_RUNNER)
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-    completed = subprocess.run(
-        [sys.executable, str(runner), str(FIXTURES / f"{name}.in.py"), str(FIXTURES / f"{name}.out.py"),
-         json.dumps(shape), *losses],
-        capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path, check=False)
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    results = json.loads(completed.stdout.strip().splitlines()[-1])
+    results = compare(tmp_path, FIXTURES / f"{name}.in.py", FIXTURES / f"{name}.out.py", losses, shape,
+                      labels="binary", traced=True)
     for loss, result in results.items():
         # the original: one number for the batch (or one broadcast onto every sample)
         assert result["old_shape"] == ([shape[0]] if loss in broadcast else []), loss
@@ -179,8 +138,6 @@ def _run(tmp_path: Path, name: str, shape: tuple[int, ...], losses: list[str], b
 
 
 def _rng_data(shape):
-    import numpy as np
-
     rng = np.random.default_rng(0)
     y_true = (rng.uniform(size=shape) > 0.6).astype("float32")
     y_pred = rng.uniform(0.05, 0.95, shape).astype("float32")
@@ -188,7 +145,6 @@ def _rng_data(shape):
 
 
 def test_fixed_l2_losses_are_per_sample_half_sums_under_tensorflow(tmp_path):
-    np = pytest.importorskip("numpy")
     # rank 3 exercises the any-rank axis, tf.range(1, tf.rank(x)); mse_with_activity_penalty
     # only at rank 2, where its mean over the last axis is one value per sample (at rank 3 it
     # is (batch, 3), which the per-sample penalty does not broadcast against: README, Fixing)
@@ -209,7 +165,6 @@ def test_fixed_l2_losses_are_per_sample_half_sums_under_tensorflow(tmp_path):
 
 
 def test_fixed_dice_is_the_per_image_dice_under_tensorflow(tmp_path):
-    np = pytest.importorskip("numpy")
     shape = (5, 8, 8, 1)
     losses = ["dice_coef_loss", "soft_dice_loss", "jaccard_loss", "raveled_l1", "flat_mse"]
     results = _run(tmp_path, "flatten_unsafe", shape, losses)
