@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import ast
 import io
+import re
 import tokenize
 from typing import TYPE_CHECKING
 
@@ -72,8 +73,7 @@ def nesting_problem(text: str) -> str | None:
         return _operator_problem(text)
     except ValueError:  # null bytes: LibCST rejects them with a syntax error of its own
         return None
-    depth = _depth(tree)
-    if depth > MAX_DEPTH:
+    if _too_deep(tree, text):
         return f"the file is nested too deeply to parse (more than {MAX_DEPTH} levels)"
     return None
 
@@ -87,23 +87,51 @@ def parses_safely(text: str) -> bool:
         tree = compile(text, "<losslint>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
-    return _depth(tree) <= MAX_DEPTH
+    return not _too_deep(tree, text)
 
 
-def _depth(tree: ast.AST) -> int:
-    """The tree's depth, breadth first (no recursion); an `and`/`or` of n operands counts n."""
-    deepest = levels = 0
-    level = [tree]
-    while level and deepest <= MAX_DEPTH:
-        levels += 1
-        deepest = max(deepest, levels)
-        following = []
-        for node in level:
-            if type(node) is ast.BoolOp:
-                deepest = max(deepest, levels + len(node.values) - 1)
-            following.extend(ast.iter_child_nodes(node))
-        level = following
-    return deepest
+def _too_deep(tree: ast.AST, text: str) -> bool:
+    """Whether the tree of `text` is deeper than `MAX_DEPTH`, an `and`/`or` of n operands
+    counting n.
+
+    A node cannot be much deeper than the text it spans: every level of a path down the
+    tree takes at least one character of its own, apart from a leaf (a name's load/store
+    context, an operator) that shares its parent's. So a node whose bound, 3 levels per
+    character it spans, keeps within the limit is not walked: walking every node cost as much
+    as Python's parse itself, measured on the benchmark corpus. Definitions are always
+    walked (their decorators lie outside the span Python gives them), and so is the inside of
+    an f-string (older Pythons place its parts loosely).
+    """
+    starts: list[int] = []  # offset of each line's first character, once a node spans lines
+    stack = [(tree, 1, False)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node, level, exact = pop()
+        if level > MAX_DEPTH:
+            return True
+        kind = type(node)
+        if not exact and kind not in _DEFINITIONS:
+            end = getattr(node, "end_col_offset", None)
+            if end is not None:
+                first, last = node.lineno, node.end_lineno
+                if first == last:
+                    span = end - node.col_offset
+                else:  # from the start of the first line (column offsets count bytes)
+                    if not starts:
+                        starts = [0, *(m.end() for m in _LINE_BREAK.finditer(text))]
+                    span = starts[last - 1] - starts[first - 1] + end
+                if level + 3 * span + 3 <= MAX_DEPTH:
+                    continue
+            exact = kind is ast.JoinedStr
+        if kind is ast.BoolOp and level + len(node.values) - 1 > MAX_DEPTH:
+            return True
+        for child in ast.iter_child_nodes(node):
+            push((child, level + 1, exact))
+    return False
+
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
 _NESTING_OPERATORS = frozenset("( [ { - + ~ * ** . @ / // % | & ^ << >> < > <= >= == != :=".split())

@@ -4,13 +4,14 @@ every hostile one and must still be reported."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 from pathlib import Path
 
 import pytest
 
-from losslint import api
+from losslint import api, parsing
 from losslint.cli import main
 from losslint.parsing import MAX_CHARS
 
@@ -181,6 +182,60 @@ def test_ordinary_deep_code_is_still_analysed():
     source = ("import tensorflow as tf\n\ndef mse(y_true, y_pred):\n" + body
               + "    " * 40 + "return tf.reduce_mean(y_pred)\n")
     assert [f.code for f in api.check_source(source, "m.py")] == ["LL101"]
+
+
+def _walked_depth(tree) -> int:
+    """The depth `parsing._too_deep` bounds, by walking every node (the slow, plain way)."""
+    deepest, level = 0, [(tree, 1)]
+    while level:
+        following = []
+        for node, depth in level:
+            extra = len(node.values) - 1 if isinstance(node, ast.BoolOp) else 0
+            deepest = max(deepest, depth + extra)
+            following += [(child, depth + 1) for child in ast.iter_child_nodes(node)]
+        level = following
+    return deepest
+
+
+SHAPES = {
+    **NESTED,
+    # Where a node's span could mislead the shortcut: decorators lie before a definition's
+    # first line; f-string parts; expressions spread over many lines; compound statements.
+    "decorator": lambda n: "@a" + ".b" * n + "\ndef f(): pass",
+    "class_decorator": lambda n: "@a" + "(x)" * n + "\nclass C: pass",
+    "fstring": lambda n: 'x = f"""\n{' + "-" * n + '1}"""',
+    "one_line_fstring": lambda n: 'x = f"{' + "-" * n + '1}"',
+    "spread_sum": lambda n: "x = (" + " +\n".join(["1"] * n) + ")",
+    "spread_calls": lambda n: "x = " + "f(\n" * n + "1" + ")" * n,
+    "blocks": lambda n: "".join(" " * i + "if x:\n" for i in range(n)) + " " * n + "pass\n",
+    "unicode_names": lambda n: "é = " + "-" * n + "é",
+}
+
+
+@pytest.mark.parametrize("size", [5, 50, 100, 160, 166, 167, 170, 240, 249, 250, 251, 400, 499, 500, 501, 700])
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_the_depth_shortcut_agrees_with_walking_every_node(shape, size):
+    text = SHAPES[shape](size)
+    try:
+        tree = compile(text, "x.py", "exec", ast.PyCF_ONLY_AST)
+    except (SyntaxError, RecursionError, MemoryError):
+        return  # Python's parser refuses it: judged before any depth is measured
+    assert parsing._too_deep(tree, text) == (_walked_depth(tree) > parsing.MAX_DEPTH)
+
+
+def test_the_depth_shortcut_agrees_on_every_fixture():
+    root = Path(__file__).parent.parent / "fixtures"
+    compared = 0
+    for path in sorted(root.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        try:
+            tree = compile(text, str(path), "exec", ast.PyCF_ONLY_AST)
+        except SyntaxError:
+            continue  # the fixtures of LL901
+        assert not parsing._too_deep(tree, text), path
+        assert _walked_depth(tree) <= parsing.MAX_DEPTH
+        compared += 1
+    assert compared >= 75
 
 
 def test_deeply_nested_notebook_json_is_ll902(capsys, project):
