@@ -79,18 +79,49 @@ class LocalRunner:
         pass
 
 
-def _worker_main(connection, settings: Settings, warm_up: bool = False) -> None:
+def _worker_main(connection, settings: Settings, warm_up: bool = False, inherited=()) -> None:
+    _become_worker(warm_up, inherited)
+    _serve(connection, settings)
+
+
+def _first_worker_main(connections, settings: Settings, inherited=()) -> None:
+    """The first worker of a pool started to warm up: it loads LibCST and the analysis, then
+    forks the other workers from itself, so that the import (0.1 s of CPU) is paid once
+    rather than once per worker while the parent reads the files on the same cores."""
+    _become_worker(True, inherited)
+    mine, others = connections[0], connections[1:]
+    for connection in others:
+        pid = os.fork()
+        if pid == 0:  # the new worker: keeps only its own end
+            for other in connections:
+                if other is not connection:
+                    other.close()
+            try:
+                _serve(connection, settings)
+            finally:
+                os._exit(0)  # not this process's parent's exit handlers
+        connection.close()
+    _serve(mine, settings)
+
+
+def _become_worker(warm_up: bool, inherited=()) -> None:
+    """`inherited`: the parent's ends of the pipes, which a forked worker holds copies of:
+    closed, so that a worker sees the end of its input if the parent dies."""
     global _IN_WORKER
     _IN_WORKER = True
+    for connection in inherited:
+        connection.close()
     import gc
 
     gc.disable()  # as in api._no_cyclic_gc: the trees hold no cycles
-    from losslint.incremental import WorkerState
-
     if warm_up:  # while the parent still reads the files: LibCST and the analysis load here
         import losslint.analysis  # noqa: F401
         import losslint.parsing  # noqa: F401
         import libcst  # noqa: F401
+
+
+def _serve(connection, settings: Settings) -> None:
+    from losslint.incremental import WorkerState
 
     state = WorkerState(settings)
     while True:
@@ -120,13 +151,26 @@ class PoolRunner:
         self.workers = jobs
         self._connections = []
         self._processes = []
+        forked = method == "fork"  # a forked worker holds copies of the parent's pipe ends
+        if warm_up and forked:
+            pipes = [context.Pipe() for _ in range(jobs)]
+            self._connections = [parent_end for parent_end, _ in pipes]
+            self._start(context, _first_worker_main,
+                        ([child_end for _, child_end in pipes], settings, self._connections))
+            for _, child_end in pipes:
+                child_end.close()
+            return
         for _ in range(jobs):
             parent_end, child_end = context.Pipe()
-            process = context.Process(target=_worker_main, args=(child_end, settings, warm_up), daemon=True)
-            process.start()
+            inherited = [*self._connections, parent_end] if forked else []
+            self._start(context, _worker_main, (child_end, settings, warm_up, inherited))
             child_end.close()
             self._connections.append(parent_end)
-            self._processes.append(process)
+
+    def _start(self, context, target, args) -> None:
+        process = context.Process(target=target, args=args, daemon=True)
+        process.start()
+        self._processes.append(process)
 
     def run(self, kind: str, tasks: Sequence[tuple[int, object]],
             done: Callable[[int], None] = lambda n: None) -> list:

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -360,3 +363,81 @@ def test_a_cold_run_over_a_large_tree_starts_its_workers_before_reading():
     assert parallel.early_jobs(2, 100) == 1  # a small tree: decided after reading
     assert parallel.early_jobs(2, 5000) == 2
     assert parallel.early_jobs(1, 5000) == 1
+
+
+def _children_of(pid: int) -> set[int]:
+    """Live (not zombie) processes whose parent is `pid`, from /proc."""
+    found = set()
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
+        except OSError:
+            continue
+        if fields.get("PPid", "").strip() == str(pid) and not fields.get("State", "").startswith("Z"):
+            found.add(int(fields["Pid"]))
+    return found
+
+
+def test_a_warmed_up_pool_forks_its_workers_from_the_first_and_they_all_exit(tmp_path):
+    # The first worker loads LibCST once and forks the others from itself: every worker
+    # must answer its own tasks, and none may outlive the pool.
+    files = []
+    for n in range(3):
+        path = tmp_path / f"m{n}.py"
+        path.write_text("def f(:\n" if n == 1 else "x = 1\n")
+        files.append(("skipped", str(path), path.name, path.read_bytes()))
+    runner = parallel.make_runner(Settings(), 3, warm_up=True)
+    try:
+        first = runner._processes[0].pid
+        assert len(runner._processes) == 1
+        results = runner.run_mixed([(n, "unparsed", [files[n]]) for n in range(3)])
+        forked = _children_of(first)
+        assert len(forked) == 2
+    finally:
+        runner.close()
+    assert [[[row[5] for row in rows] for rows in result] for result in results] == [[[]], [["LL901"]], [[]]]
+    assert not runner._processes[0].is_alive()
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in forked):
+        assert time.monotonic() < deadline, "a forked worker outlived its pool"
+        time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in state
+
+
+def test_a_run_with_a_warmed_up_pool_matches_the_whole_project(monkeypatch):
+    monkeypatch.setattr(parallel, "early_jobs", lambda jobs, files: 3)
+    monkeypatch.setattr(parallel, "POOL_THRESHOLD", 1)
+    whole = api.scan_paths([str(FIXTURES)], Settings()).report
+    pooled = api.check_paths([str(FIXTURES)], Settings(), jobs=3)
+    assert pooled.findings == whole.findings
+    assert pooled.paths_scanned == whole.paths_scanned
+
+
+@pytest.mark.parametrize("warm_up", [False, True])
+@pytest.mark.parametrize("victim", [0, 1])
+def test_a_worker_that_dies_is_an_error_not_a_hang(tmp_path, warm_up, victim):
+    path = tmp_path / "m.py"
+    path.write_text("x = 1\n")
+    task = [("skipped", str(path), path.name, path.read_bytes())]
+    runner = parallel.make_runner(Settings(), 2, warm_up=warm_up)
+    signal.signal(signal.SIGALRM, lambda *_: pytest.fail("the parent waited for a dead worker"))
+    signal.alarm(20)
+    try:
+        runner.run_mixed([(0, "unparsed", task), (1, "unparsed", task)])  # both are up
+        if warm_up:
+            pids = [runner._processes[0].pid, *_children_of(runner._processes[0].pid)]
+        else:
+            pids = [process.pid for process in runner._processes]
+        os.kill(pids[victim], signal.SIGKILL)
+        with pytest.raises(parallel.WorkerError, match=f"worker {victim} stopped"):
+            runner.run_mixed([(victim, "unparsed", task)])
+    finally:
+        signal.alarm(0)
+        runner.close()
