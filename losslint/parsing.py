@@ -28,8 +28,10 @@ costs about a tenth of LibCST's parse.
 from __future__ import annotations
 
 import ast
+import contextlib
 import io
 import re
+import threading
 import tokenize
 from typing import TYPE_CHECKING
 
@@ -58,7 +60,34 @@ def parse_module(text: str) -> cst.Module:
         raise TooDeep(problem)
     import libcst
 
-    return libcst.parse_module(text)
+    with _parser_output_trusted():
+        return libcst.parse_module(text)
+
+
+@contextlib.contextmanager
+def _parser_output_trusted():
+    """LibCST validates every node it constructs (`CSTNode.__post_init__`), the nodes its
+    own parser builds from valid source included; its code says as much ("PERF: ... would
+    allow us to avoid validating the tree when parsing a file"). That check is 15% of a
+    parse (1.42 against 1.67 ms a training script of the benchmark corpus), so it is left
+    out while LibCST parses, and only then: not with other threads about, which might be
+    building nodes of their own, nor if LibCST no longer validates that way. Every fixture
+    parses to the same tree either way (tests/test_hostile_inputs.py)."""
+    from libcst._nodes.base import CSTNode
+
+    validate = CSTNode.__dict__.get("__post_init__")
+    if validate is None or threading.active_count() != 1:
+        yield
+        return
+    CSTNode.__post_init__ = _trusted
+    try:
+        yield
+    finally:
+        CSTNode.__post_init__ = validate
+
+
+def _trusted(node) -> None:
+    pass
 
 
 def nesting_problem(text: str) -> str | None:

@@ -238,6 +238,43 @@ def test_the_depth_shortcut_agrees_on_every_fixture():
     assert compared >= 75
 
 
+def test_trees_parsed_without_lifting_validation_are_the_same():
+    import libcst
+
+    root = Path(__file__).parent.parent / "fixtures"
+    compared = 0
+    for path in sorted(root.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        try:
+            validated = libcst.parse_module(text)
+        except libcst.ParserSyntaxError:
+            continue
+        trusted = parsing.parse_module(text)
+        assert trusted.deep_equals(validated) and trusted.code == text, path
+        compared += 1
+    assert compared >= 75
+
+
+def test_libcst_still_validates_nodes_built_after_a_parse_and_beside_threads():
+    import threading
+
+    import libcst
+
+    parsing.parse_module("x = 1\n")
+    with pytest.raises(libcst.CSTValidationError):
+        libcst.Name("not a name")
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        with parsing._parser_output_trusted():
+            with pytest.raises(libcst.CSTValidationError):
+                libcst.Name("not a name")  # another thread could be building this one
+    finally:
+        stop.set()
+        other.join()
+
+
 def test_deeply_nested_notebook_json_is_ll902(capsys, project):
     (project / "deep.ipynb").write_text("[" * 100_000 + "]" * 100_000)
     status, findings, err = run(capsys, project)
