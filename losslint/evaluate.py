@@ -36,15 +36,15 @@ from losslint.project import (
     Project,
     Scope,
     children,
+    code_of,
 )
 
 _NO_LITERAL = object()
 _MAX_DEPTH = 12
-_CODEGEN = cst.Module(body=[])
 
 
 def source_of(node: cst.CSTNode) -> str:
-    return _CODEGEN.code_for_node(node)
+    return code_of(node)
 
 
 class Kind(enum.Enum):

@@ -8,7 +8,7 @@ from pathlib import Path
 import libcst as cst
 import pytest
 
-from losslint.project import ModuleInfo, _positions
+from losslint.project import ModuleInfo, _positions, children, code_of
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted(p for folder in ("fixtures", "demo", "fixtures_fix") for p in (ROOT / folder).rglob("*.py"))
@@ -116,3 +116,71 @@ def test_most_nodes_are_found_by_text():
 ])
 def test_text_positions_on_tricky_layouts(text):
     check_every_node(text)
+
+
+# --- the text of a node, without generating code for plain dotted names --------------------
+
+@pytest.mark.parametrize("expression", [
+    "tf", "tf.reduce_mean", "tf.keras.losses.mean_squared_error", "(tf).reduce_mean",
+    "(tf.reduce_mean)", "tf . reduce_mean", "tf.\\\n    reduce_mean", "(tf\n  .math\n  .reduce_sum)",
+    "K.mean(x).shape", "losses[0].call", "self.loss_fn", "(  x  )",
+])
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_code_of_is_the_code_libcst_generates(expression, newline):
+    text = f"value = {expression}\n".replace("\n", newline)
+    tree = cst.parse_module(text)
+    value = tree.body[0].body[0].value
+    assert code_of(value, tree) == tree.code_for_node(value)
+    nodes = [value]
+    while nodes:
+        node = nodes.pop()
+        assert code_of(node, tree) == tree.code_for_node(node)
+        nodes += [child for child in children(node) if isinstance(child, cst.BaseExpression)]
+
+
+def test_code_of_agrees_on_every_name_and_attribute_of_the_fixtures():
+    checked = 0
+    for path in SOURCES:
+        try:
+            tree = cst.parse_module(path.read_text(encoding="utf-8"))
+        except cst.ParserSyntaxError:
+            continue
+        nodes = [tree]
+        while nodes:
+            node = nodes.pop()
+            if isinstance(node, (cst.Name, cst.Attribute)):
+                assert code_of(node, tree) == tree.code_for_node(node), path
+                checked += 1
+            nodes += list(children(node))
+    assert checked > 5000
+
+
+def test_children_are_every_node_in_a_code_field_in_order():
+    # `children` tells node classes apart by a set of LibCST's classes, not by isinstance.
+    import dataclasses
+
+    from losslint.project import _SKIPPED_FIELDS
+
+    def by_isinstance(node):
+        for f in dataclasses.fields(node):
+            if f.name in _SKIPPED_FIELDS or f.name.startswith("whitespace"):
+                continue
+            value = getattr(node, f.name)
+            for item in value if isinstance(value, (tuple, list)) else [value]:
+                if isinstance(item, cst.CSTNode):
+                    yield item
+
+    seen = 0
+    for path in SOURCES:
+        try:
+            tree = cst.parse_module(path.read_text(encoding="utf-8"))
+        except cst.ParserSyntaxError:
+            continue
+        nodes = [tree]
+        while nodes:
+            node = nodes.pop()
+            found = list(children(node))
+            assert [id(n) for n in found] == [id(n) for n in by_isinstance(node)]
+            nodes += found
+            seen += 1
+    assert seen > 20000
