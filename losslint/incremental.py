@@ -333,13 +333,14 @@ def _check(sources, errors, settings: Settings, store, runner_for, progress) -> 
                                         unparsed[n][1].data) for n in chunk]) for chunk in chunks]
 
     owner: dict[int, int] = {}
-    loads = [0] * runner.workers
     missing = [g for g in range(len(groups)) if g not in facts and g not in quiet]
     promoted: list[int] = []
     while True:
-        fact_tasks = [(worker, "facts", payload) for worker, payload in
-                      _group_tasks(missing, groups, kept, owner, loads)]
+        fact_payloads = _fact_chunks(missing, groups, kept)
+        fact_tasks = [(None, "facts", payload) for payload in fact_payloads]
         outcome = runner.run_mixed(fact_tasks + check_tasks, advance)
+        for payload, worker in zip(fact_payloads, runner.ran_by):
+            owner.update((gid, worker) for gid, _ in payload)
         for task_result in outcome[:len(fact_tasks)]:
             for gid, value in task_result:
                 facts[gid] = value
@@ -381,8 +382,7 @@ def _check(sources, errors, settings: Settings, store, runner_for, progress) -> 
                 advance(len(groups[gid]))
         else:
             pending.append(gid)
-    finding_tasks = [(worker, (names, payload)) for worker, payload in
-                     _group_tasks(pending, groups, kept, owner, loads, reuse=True)]
+    finding_tasks = [(worker, (names, payload)) for worker, payload in _finding_tasks(pending, groups, kept, owner)]
     for task_result in runner.run("findings", finding_tasks):
         for gid, rows in task_result:
             results[gid] = rows
@@ -408,29 +408,43 @@ def _module_name(path: Path, packages: dict[Path, list[str]]) -> tuple[str, bool
     return module_name_for(path, packages) if path.exists() else (path.stem, False)
 
 
-def _group_tasks(gids: Sequence[int], groups: list[list[int]], kept: list[_File], owner: dict[int, int],
-                 loads: list[int], reuse: bool = False) -> list[tuple[int, list]]:
-    """Tasks of about GROUP_CHUNK files; a group goes to the worker that parsed it, else to
-    the least loaded one (by bytes)."""
-    per_worker: dict[int, list] = {}
-    tasks: list[tuple[int, list]] = []
-    sizes: dict[int, int] = {}
-    for gid in gids:
-        size = sum(len(kept[i].data) for i in groups[gid])
-        if reuse and gid in owner:
-            worker = owner[gid]
-        else:
-            worker = min(range(len(loads)), key=lambda w: loads[w])
-            owner[gid] = worker
-        loads[worker] += size
+def _fact_chunks(gids: Sequence[int], groups: list[list[int]], kept: list[_File]) -> list[list]:
+    """The groups to parse, in payloads of about GROUP_CHUNK files, the largest groups first:
+    any idle worker takes the next payload, so a group of hundreds of files (a real
+    repository often has one) starts at once and the others share out the rest."""
+    size = {gid: sum(len(kept[i].data) for i in groups[gid]) for gid in gids}
+    payloads: list[list] = []
+    current: list = []
+    files = 0
+    for gid in sorted(gids, key=lambda g: -size[g]):
         members = [(str(kept[i].path), kept[i].display, kept[i].data) for i in groups[gid]]
-        per_worker.setdefault(worker, []).append((gid, members))
-        sizes[worker] = sizes.get(worker, 0) + len(members)
-        if sizes[worker] >= GROUP_CHUNK:
-            tasks.append((worker, per_worker.pop(worker)))
-            sizes[worker] = 0
-    for worker, payload in sorted(per_worker.items()):
-        tasks.append((worker, payload))
+        current.append((gid, members))
+        files += len(members)
+        if files >= GROUP_CHUNK:
+            payloads.append(current)
+            current, files = [], 0
+    if current:
+        payloads.append(current)
+    return payloads
+
+
+def _finding_tasks(gids: Sequence[int], groups: list[list[int]], kept: list[_File],
+                   owner: dict[int, int]) -> list[tuple[int | None, list]]:
+    """Tasks of about GROUP_CHUNK files: a group goes to the worker that parsed it (which
+    still holds its trees), or to any worker if this run did not parse it (its facts came
+    from the cache)."""
+    tasks: list[tuple[int | None, list]] = []
+    payloads: dict[int | None, list] = {}
+    files: dict[int | None, int] = {}
+    for gid in gids:
+        worker = owner.get(gid)
+        payloads.setdefault(worker, []).append(
+            (gid, [(str(kept[i].path), kept[i].display, kept[i].data) for i in groups[gid]]))
+        files[worker] = files.get(worker, 0) + len(groups[gid])
+        if files[worker] >= GROUP_CHUNK:
+            tasks.append((worker, payloads.pop(worker)))
+            files[worker] = 0
+    tasks += payloads.items()
     return tasks
 
 

@@ -68,6 +68,7 @@ class LocalRunner:
 
     def run_mixed(self, tasks: Sequence[tuple[int | None, str, object]],
                   done: Callable[[int], None] = lambda n: None) -> list:
+        self.ran_by = [0] * len(tasks)
         results = []
         for _, kind, payload in tasks:
             result, size = self.state.handle(kind, payload)
@@ -180,13 +181,15 @@ class PoolRunner:
                   done: Callable[[int], None] = lambda n: None) -> list:
         """Tasks `(worker, kind, payload)`: a worker runs its own tasks in order, then takes
         tasks for any worker (`None`) as it falls idle, so that a phase's uneven share of
-        groups is evened out by the files that need only a syntax check."""
+        groups is evened out by the files that need only a syntax check. `ran_by` then
+        tells which worker ran each task."""
         queues: list[list[int]] = [[] for _ in range(self.workers)]
         shared: list[int] = []
         for index, (worker, _, _) in enumerate(tasks):
             (shared if worker is None else queues[worker % self.workers]).append(index)
         shared.reverse()  # popped from the end, in order
         results: list = [None] * len(tasks)
+        self.ran_by: list[int] = [0] * len(tasks)
         busy: dict[object, tuple[int, int]] = {}  # connection -> (worker, task index)
 
         def send_next(worker: int) -> None:
@@ -195,6 +198,7 @@ class PoolRunner:
                 connection = self._connections[worker]
                 connection.send(tasks[index][1:])
                 busy[connection] = (worker, index)
+                self.ran_by[index] = worker
 
         for worker in range(self.workers):
             send_next(worker)
@@ -233,8 +237,10 @@ def make_runner(settings: Settings, jobs: int, warm_up: bool = False):
 
 
 def early_jobs(jobs: int | None, files: int) -> int:
-    """Workers worth starting before reading `files` files, for a run that will parse many
-    of them (no cache): only for trees large enough that some 150 files will need LibCST
-    even if most are Keras-free (a generated corpus: a third of 2,000; real repositories:
-    less), else 1 and the pool is decided after reading."""
-    return choose_jobs(jobs, files // 4) if files >= 4 * POOL_THRESHOLD else 1
+    """Workers worth starting before reading `files` files, for a run with no cache: as
+    many as the files would justify if all needed LibCST, else 1 and the pool is decided
+    after reading. A tree that turns out to be mostly Keras-free has then paid for a worker
+    loading LibCST on another core (0.1 s of CPU); a tree with a large group of Keras files
+    (real repositories: a package whose files import each other) starts parsing it as soon
+    as the groups are known, instead of after the worker has loaded LibCST."""
+    return choose_jobs(jobs, files) if files >= POOL_THRESHOLD else 1
