@@ -196,7 +196,10 @@ class PoolRunner:
             if queues[worker] or shared:
                 index = queues[worker].pop(0) if queues[worker] else shared.pop()
                 connection = self._connections[worker]
-                connection.send(tasks[index][1:])
+                try:
+                    connection.send(tasks[index][1:])
+                except OSError:  # BrokenPipeError: the worker is gone
+                    raise WorkerError(f"losslint worker {worker} stopped unexpectedly") from None
                 busy[connection] = (worker, index)
                 self.ran_by[index] = worker
 
