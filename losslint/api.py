@@ -149,8 +149,10 @@ def _no_cyclic_gc():
 # --------------------------------------------------------------------------------------------
 
 
-def _load(project: Project, path: Path, display: str, data: bytes) -> list[Finding]:
-    """Parse one file into the project; return the file-level findings (LL901, LL902)."""
+def _load(project: Project, path: Path, display: str, data: bytes,
+          module: tuple[str, bool] | None = None) -> list[Finding]:
+    """Parse one file into the project; return the file-level findings (LL901, LL902).
+    `module`: its (dotted name, is a package), if known."""
     import libcst as cst
 
     from losslint.parsing import TooDeep, TooLarge, parse_module
@@ -172,7 +174,9 @@ def _load(project: Project, path: Path, display: str, data: bytes) -> list[Findi
         return [_file_finding(display, "LL902", str(exc))]
     except RecursionError:
         return [_file_finding(display, "LL901", "the file is nested too deeply to parse")]
-    name, is_package = module_name_for(path) if path.exists() else (path.stem, False)
+    if module is None:
+        module = module_name_for(path) if path.exists() else (path.stem, False)
+    name, is_package = module
     if not project.add(ModuleInfo(path, display, name, is_package, tree, text)):
         return [_file_finding(display, "LL901", "the file is nested too deeply to analyse")]
     return []
@@ -235,16 +239,21 @@ def _check_quiet(path: Path, display: str, data: bytes) -> list[Finding]:
     """The file-level findings (LL901, LL902) of a file in a group no loss can be in
     (losslint/prefilter.py, second stage): none when Python's parser reads it within the
     limits, else whatever `_load` reports, so each error is worded as for any other file."""
-    from losslint.parsing import parses_safely
     from losslint.project import Project
 
-    if path.suffix != ".ipynb":
-        try:
-            if parses_safely(_decode(data)):
-                return []
-        except _Unreadable:
-            pass
+    if path.suffix != ".ipynb" and _parses_safely(data):
+        return []
     return _load(Project(), path, display, data)
+
+
+def _parses_safely(data: bytes) -> bool:
+    """Python's parser reads the file within losslint's limits (`parsing.parses_safely`)."""
+    from losslint.parsing import parses_safely
+
+    try:
+        return parses_safely(_decode(data))
+    except _Unreadable:
+        return False
 
 
 def _decode(data: bytes) -> str:

@@ -223,8 +223,7 @@ class Evaluator:
         self._binding_memo: dict[int, Value] = {}
         self._binding_stack: set[int] = set()
         self._fn_by_node: dict[int, FunctionInfo] = {}
-        for fn in project.functions():
-            self._fn_by_node[id(fn.node)] = fn
+        self._indexed_modules = -1
 
     # -- entry points --------------------------------------------------------------------
     def evaluate_loss(self, function: FunctionInfo, bound_positional: int = 0,
@@ -241,6 +240,9 @@ class Evaluator:
         return self.call_function(function, tuple(args), kwargs, None, depth=0)
 
     def function_for(self, node: cst.CSTNode) -> FunctionInfo | None:
+        if len(self.project.modules) != self._indexed_modules:  # modules parsed on demand since
+            self._indexed_modules = len(self.project.modules)
+            self._fn_by_node = {id(fn.node): fn for fn in self.project.functions()}
         return self._fn_by_node.get(id(node))
 
     # -- functions -----------------------------------------------------------------------
@@ -301,7 +303,7 @@ class Evaluator:
         return self._const_expr(param.default, scope, frame)
 
     def _scope_function(self, scope: Scope) -> FunctionInfo | None:
-        return self._fn_by_node.get(id(scope.node)) if scope.kind == "function" else None
+        return self.function_for(scope.node) if scope.kind == "function" else None
 
     # -- statements ----------------------------------------------------------------------
     def block(self, statements, frame: Frame, env: dict[str, Value]) -> dict[str, Value] | None:

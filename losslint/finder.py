@@ -224,7 +224,8 @@ class Finder:
         if function.cls is not None and index is not None:
             index -= 1  # called as a method: self is not in the argument list
         results = []
-        for module in self.project.modules:
+        self.project.parse_calling(function.name)
+        for module in list(self.project.modules):
             for site in module.calls_by_name.get(function.name, ()):
                 if not self._calls(site, function):
                     continue
@@ -361,9 +362,11 @@ class Finder:
 
         weak: list[tuple[FunctionInfo, str]] = []
         strategy_targets: set[str] = set()
-        for module in self.project.modules:
+        for module in list(self.project.modules):
             for site in module.call_sites:
                 self._site(site, add, weak, strategy_targets)
+        for name in sorted(strategy_targets):  # `strategy.run(step)`: `def step` may be anywhere
+            self.project.parse_defining(name)
 
         for cls in self.project.classes():
             if class_kind(self.project, cls) == "loss" and "call" in cls.methods:
@@ -377,7 +380,7 @@ class Finder:
                 self.not_loss_uses |= fn.called_names  # helpers of losses
             if fn.name in catalogue_ctl_methods() or fn.name in strategy_targets:
                 self.not_loss_uses |= fn.called_names
-        for module in self.project.modules:
+        for module in list(self.project.modules):
             self.not_loss_uses |= module.tape_called_names
 
         for fn, source in weak:

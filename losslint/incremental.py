@@ -24,6 +24,11 @@ whose candidates the edit newly excludes or re-admits.
 A group none of whose files contains a word the finder starts from (losslint/prefilter.py,
 second stage) holds no loss: it is only checked with Python's parser, like the files the
 first stage skips, unless it defines a function that a `strategy.run(...)` elsewhere names.
+In the other groups the same holds file by file: a file without such a word is checked with
+Python's parser and registered by name, and parsed with LibCST only if resolution leads into
+it (`Project.add_pending`): on tensorflow/examples 8 of the 151 such files of active groups
+are. Its functions' calls are then missing from the group's facts, so a group whose unparsed
+files define a function another group's `strategy.run(...)` names is analysed again whole.
 """
 
 from __future__ import annotations
@@ -70,9 +75,9 @@ class WorkerState:
             return [_unparsed_rows(which, Path(p), d, data) for which, p, d, data in payload], len(payload)
         if kind == "facts":
             out = []
-            for gid, members in payload:
-                out.append((gid, self._facts(gid, members)))
-            return out, sum(len(m) for _, m in payload)
+            for gid, members, eager in payload:
+                out.append((gid, self._facts(gid, members, eager)))
+            return out, sum(len(m) for _, m, _ in payload)
         if kind == "findings":
             names, groups = payload
             out = []
@@ -81,21 +86,34 @@ class WorkerState:
             return out, sum(len(m) for _, m in groups)
         raise ValueError(kind)
 
-    def _load(self, gid: int, members) -> tuple:
+    def _load(self, gid: int, members, eager: bool = False) -> tuple:
+        """The group's project. Files without a loss entry word are only registered, and
+        parsed when resolution reaches them (`Project.add_pending`), unless `eager`."""
         if gid not in self.groups:
             from losslint import api
             from losslint.project import Project
 
-            project = Project()
+            def load(pending) -> list[Finding]:
+                return api._load(project, pending.path, pending.display, pending.data,
+                                 (pending.name, pending.is_package))
+
+            project = Project(load)
             file_findings: list[Finding] = []
+            lazy = not eager and len(members) > 1
             for path, display, data in members:
-                file_findings += api._load(project, Path(path), display, data)
+                path = Path(path)
+                if lazy and path.suffix == ".py" and not may_hold_loss(data, path) and api._parses_safely(data):
+                    project.add_pending(path, display, *_module_name(path, {}), data)
+                else:
+                    file_findings += api._load(project, path, display, data)
             on_disk = {display: Path(path) for path, display, _ in members}
             self.groups[gid] = (project, file_findings, on_disk)
         return self.groups[gid]
 
-    def _facts(self, gid: int, members) -> dict:
-        project, _, _ = self._load(gid, members)
+    def _facts(self, gid: int, members, eager: bool = False) -> dict:
+        if eager:
+            self.groups.pop(gid, None)
+        project, _, _ = self._load(gid, members, eager)
         finder = _GroupFinder(project)
         finder.find()
         calls: dict[str, set[str]] = {}
@@ -107,6 +125,8 @@ class WorkerState:
             "strategy": sorted(finder.strategy_targets),
             "weak": sorted(finder.weak_names),
             "calls": {name: sorted(called) for name, called in calls.items() if called},
+            # functions of files not parsed: their calls are not in "calls" (see `_check`)
+            "unparsed_defs": sorted(project.pending_definitions()),
         }
 
     def _findings(self, gid: int, members, names: tuple[frozenset, frozenset]) -> list[list]:
@@ -117,6 +137,7 @@ class WorkerState:
         finder = _GroupFinder(project, names)
         findings = list(file_findings)
         findings += [to_finding(*result) for result in analyse(project, self.settings, finder=finder)]
+        findings += project.late_findings  # files parsed on demand that turned out not to
         kept = api._finish(findings, project, self.settings, on_disk)
         del self.groups[gid]  # done with its trees
         return [cachelib.finding_to_json(f) for f in kept]
@@ -335,12 +356,13 @@ def _check(sources, errors, settings: Settings, store, runner_for, progress) -> 
     owner: dict[int, int] = {}
     missing = [g for g in range(len(groups)) if g not in facts and g not in quiet]
     promoted: list[int] = []
+    eager: set[int] = set()
     while True:
-        fact_payloads = _fact_chunks(missing, groups, kept)
+        fact_payloads = _fact_chunks(missing, groups, kept, eager)
         fact_tasks = [(None, "facts", payload) for payload in fact_payloads]
         outcome = runner.run_mixed(fact_tasks + check_tasks, advance)
         for payload, worker in zip(fact_payloads, runner.ran_by):
-            owner.update((gid, worker) for gid, _ in payload)
+            owner.update((gid, worker) for gid, _, _ in payload)
         for task_result in outcome[:len(fact_tasks)]:
             for gid, value in task_result:
                 facts[gid] = value
@@ -357,11 +379,16 @@ def _check(sources, errors, settings: Settings, store, runner_for, progress) -> 
         # defines one must give its calls (`_run_names`), so it is parsed after all.
         strategy = {name for value in facts.values() for name in value["strategy"]}
         newly = [g for g in sorted(quiet) if strategy and any(_words(kept[i]) & strategy for i in groups[g])]
-        if not newly:
+        # Likewise a file of an active group that was not parsed (no entry word of its own):
+        # the group's facts are taken again with every file parsed.
+        redo = [g for g in sorted(facts) if g not in eager and g not in quiet
+                and strategy & set(facts[g]["unparsed_defs"])]
+        if not newly and not redo:
             break
         quiet.difference_update(newly)
         promoted += newly
-        missing = [g for g in newly if g not in facts]
+        eager.update(redo)
+        missing = [g for g in newly if g not in facts] + redo
     if promoted:
         dropped = {id(kept[i]) for g in promoted for i in groups[g]}
         for n, (kind, file) in enumerate(unparsed):
@@ -408,17 +435,19 @@ def _module_name(path: Path, packages: dict[Path, list[str]]) -> tuple[str, bool
     return module_name_for(path, packages) if path.exists() else (path.stem, False)
 
 
-def _fact_chunks(gids: Sequence[int], groups: list[list[int]], kept: list[_File]) -> list[list]:
+def _fact_chunks(gids: Sequence[int], groups: list[list[int]], kept: list[_File],
+                 eager: set[int]) -> list[list]:
     """The groups to parse, in payloads of about GROUP_CHUNK files, the largest groups first:
     any idle worker takes the next payload, so a group of hundreds of files (a real
-    repository often has one) starts at once and the others share out the rest."""
+    repository often has one) starts at once and the others share out the rest. Groups in
+    `eager` are parsed whole (`WorkerState._load`)."""
     size = {gid: sum(len(kept[i].data) for i in groups[gid]) for gid in gids}
     payloads: list[list] = []
     current: list = []
     files = 0
     for gid in sorted(gids, key=lambda g: -size[g]):
         members = [(str(kept[i].path), kept[i].display, kept[i].data) for i in groups[gid]]
-        current.append((gid, members))
+        current.append((gid, members, gid in eager))
         files += len(members)
         if files >= GROUP_CHUNK:
             payloads.append(current)
@@ -475,6 +504,7 @@ def _valid_facts(value) -> bool:
     return (isinstance(value, dict)
             and all(isinstance(value.get(k), list) for k in ("metric", "notloss", "strategy", "weak"))
             and isinstance(value.get("calls"), dict)
+            and isinstance(value.get("unparsed_defs"), list)
             and all(isinstance(v, list) for v in value["calls"].values()))
 
 

@@ -15,8 +15,11 @@ cheaper than computing the scope provider for every file.
 from __future__ import annotations
 
 import ast
+import bisect
 import dataclasses
+import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -660,12 +663,44 @@ class External:
 Resolved = "External | FunctionInfo | ClassInfo | ModuleInfo | Binding"
 
 
+@dataclass(eq=False)
+class PendingModule:
+    """A file registered by name and path but not parsed yet (`Project.add_pending`)."""
+
+    path: Path
+    display: str
+    name: str
+    is_package: bool
+    data: bytes
+    slot: int
+    defined: set[str] | None = None  # `_definitions_in`
+
+
 class Project:
-    def __init__(self) -> None:
-        self.modules: list[ModuleInfo] = []
-        self.by_name: dict[str, list[ModuleInfo]] = {}
-        self.by_stem: dict[str, list[ModuleInfo]] = {}
+    """Every module of the analysis, and name resolution between them.
+
+    Modules can be added *pending* (`add_pending`): registered by name and path, and parsed
+    only when resolution reaches them (an import, an attribute of a package, a call by name
+    of a function passed as a loss). losslint/incremental.py adds so the files of a group
+    that contain none of the words the finder starts from (`catalogue.LOSS_ENTRY_WORDS`):
+    such a file has no compile call, no `(y_true, y_pred)` function, no `call` of a Loss
+    subclass, no training loop, so the finder's passes over all modules find nothing in it;
+    it matters only as a place names lead to. A real repository's largest group (hundreds of
+    files importing each other through `__init__.py`) is mostly such files.
+    """
+
+    def __init__(self, load: Callable[[PendingModule], list] | None = None) -> None:
+        """`load(pending)` parses a pending module into this project (with `add`) and returns
+        its file-level findings, which are kept in `late_findings`."""
+        self.modules: list[ModuleInfo] = []  # parsed, in the order they were added (pending: registered)
+        self.by_name: dict[str, list[ModuleInfo | PendingModule]] = {}
+        self.by_stem: dict[str, list[ModuleInfo | PendingModule]] = {}
         self._lookup_cache: dict[tuple[str, int], object] = {}
+        self._slots: list[int] = []  # of `modules`
+        self._pending: dict[str, PendingModule] = {}  # by path
+        self._registered = 0  # modules added or registered so far: the next one's slot
+        self._load = load
+        self.late_findings: list = []
 
     def add(self, module: ModuleInfo) -> bool:
         """Index a module; False (and nothing added) when it is nested beyond the recursion limit."""
@@ -673,17 +708,66 @@ class Project:
             _Indexer(module).walk(module.tree)
         except RecursionError:
             return False
-        self.modules.append(module)
-        self.by_name.setdefault(module.name, []).append(module)
-        self.by_stem.setdefault(module.name.rsplit(".", 1)[-1], []).append(module)
+        pending = self._pending.pop(str(module.path), None)
+        if pending is None:
+            slot = self._registered
+            self._registered += 1
+            self.by_name.setdefault(module.name, []).append(module)
+            self.by_stem.setdefault(module.name.rsplit(".", 1)[-1], []).append(module)
+        else:  # takes its place everywhere
+            slot = pending.slot
+            for table, key in ((self.by_name, pending.name), (self.by_stem, pending.name.rsplit(".", 1)[-1])):
+                entries = table[key]
+                entries[entries.index(pending)] = module
+        position = bisect.bisect(self._slots, slot)
+        self._slots.insert(position, slot)
+        self.modules.insert(position, module)
         return True
 
+    def add_pending(self, path: Path, display: str, name: str, is_package: bool, data: bytes) -> None:
+        pending = PendingModule(path, display, name, is_package, data, self._registered)
+        self._registered += 1
+        self._pending[str(path)] = pending
+        self.by_name.setdefault(name, []).append(pending)
+        self.by_stem.setdefault(name.rsplit(".", 1)[-1], []).append(pending)
+
+    def _parsed(self, module: ModuleInfo | PendingModule | None) -> ModuleInfo | PendingModule | None:
+        """`module`, parsed if it was pending; None if it turns out not to parse (it is then
+        dropped from the tables, as if never added: call again for the next candidate)."""
+        if not isinstance(module, PendingModule):
+            return module
+        if self._load is None:
+            raise RuntimeError("a pending module, and no loader")
+        self.late_findings += self._load(module)
+        if str(module.path) in self._pending:  # not added: does not parse
+            del self._pending[str(module.path)]
+            self.by_name[module.name].remove(module)
+            self.by_stem[module.name.rsplit(".", 1)[-1]].remove(module)
+            return None
+        return next(m for m in self.by_name[module.name] if m.path == module.path)
+
+    def parse_calling(self, name: str) -> None:
+        """Parse the pending modules that may call a function `name` (`name(` in the text),
+        before looking for its calls everywhere (`ModuleInfo.calls_by_name`)."""
+        pattern = re.compile(rb"\b" + re.escape(name.encode()) + rb"\s*(?:\\\s*)*\(")
+        for pending in [p for p in self._pending.values() if name.encode() in p.data and pattern.search(p.data)]:
+            self._parsed(pending)
+
+    def parse_defining(self, name: str) -> None:
+        """Parse the pending modules that may define a function `name` (`def name`)."""
+        for pending in [p for p in self._pending.values() if name in _definitions_in(p)]:
+            self._parsed(pending)
+
+    def pending_definitions(self) -> set[str]:
+        """The names of the functions the pending modules define (a superset, from the text)."""
+        return {name for pending in self._pending.values() for name in _definitions_in(pending)}
+
     def functions(self):
-        for module in self.modules:
+        for module in list(self.modules):
             yield from module.functions
 
     def classes(self):
-        for module in self.modules:
+        for module in list(self.modules):
             yield from module.classes
 
     # -- modules -------------------------------------------------------------------------
@@ -698,7 +782,8 @@ class Project:
         """
         exact = self.by_name.get(requested)
         if exact:
-            return self._nearest(exact, importer)
+            found = self._parsed(self._nearest(exact, importer))
+            return found if found is not None else self.find_module(requested, importer)
         parts = requested.split(".")
         if parts[0] in _EXTERNAL_ROOTS:
             return None
@@ -709,10 +794,13 @@ class Project:
                 path_parts = module.path.resolve().parent.parts
             if tuple(path_parts[-len(parts):]) == tuple(parts):
                 candidates.append(module)
-        return self._nearest(candidates, importer) if candidates else None
+        if not candidates:
+            return None
+        found = self._parsed(self._nearest(candidates, importer))
+        return found if found is not None else self.find_module(requested, importer)
 
     @staticmethod
-    def _nearest(candidates: list[ModuleInfo], importer: ModuleInfo | None) -> ModuleInfo:
+    def _nearest(candidates: list, importer: ModuleInfo | None):
         if len(candidates) == 1 or importer is None:
             return candidates[0]
         origin = importer.path.resolve().parts
@@ -757,7 +845,10 @@ class Project:
             bindings = entity.scope.bindings.get(attr)
             if not bindings:
                 # `import pkg.sub` makes `pkg.sub` reachable as an attribute of `pkg`.
-                return self.by_name.get(f"{entity.name}.{attr}", [None])[0]
+                while True:
+                    found = self._parsed(self.by_name.get(f"{entity.name}.{attr}", [None])[0])
+                    if found is not None or not self.by_name.get(f"{entity.name}.{attr}"):
+                        return found
             return self.entity_of(bindings[-1], depth + 1)
         if isinstance(entity, ClassInfo):
             if attr in entity.methods:
@@ -817,6 +908,16 @@ class Project:
     def qualified_name(self, expr: cst.BaseExpression, scope: Scope) -> str | None:
         resolved = self.resolve(expr, scope)
         return resolved.qualified if isinstance(resolved, External) else None
+
+
+_DEF = re.compile(rb"\bdef\s+(\w+)")
+
+
+def _definitions_in(pending: PendingModule) -> set[str]:
+    """The names after `def` in a pending module's text (a superset of its functions)."""
+    if pending.defined is None:
+        pending.defined = {name.decode("utf-8", "replace") for name in _DEF.findall(pending.data)}
+    return pending.defined
 
 
 def _known_external(name: str) -> bool:

@@ -58,18 +58,20 @@ def project(tmp_path, monkeypatch):
 
 
 class CountingLoads:
-    """Counts the files LibCST parses (WorkerState._load) by display path."""
+    """Counts the files a group's analysis parses with LibCST (`api._load` into a group's
+    project, whose loader parses its pending files), by display path; not the one-file
+    parse that words a syntax error of a file only checked with Python's parser."""
 
     def __init__(self, monkeypatch) -> None:
         self.parsed: list[str] = []
-        original = incremental.WorkerState._load
+        original = api._load
 
-        def load(state, gid, members):
-            if gid not in state.groups:
-                self.parsed += [display for _, display, _ in members]
-            return original(state, gid, members)
+        def load(project, path, display, data, module=None):
+            if project._load is not None:
+                self.parsed.append(display)
+            return original(project, path, display, data, module)
 
-        monkeypatch.setattr(incremental.WorkerState, "_load", load)
+        monkeypatch.setattr(api, "_load", load)
 
 
 # --- the grouped analysis is the whole-project analysis -------------------------------------
@@ -132,11 +134,23 @@ def test_groups_without_a_loss_entry_word_are_not_parsed(tmp_path, monkeypatch):
     grouped = api.check_paths([str(tmp_path)], Settings(), jobs=1)
     assert sorted(Path(p).name for p in loads.parsed) == ["helpers.py", "losses.py", "other.py", "train.py"]
     assert summary(grouped) == summary(api.scan_paths([str(tmp_path)], Settings()).report)
-    # Once the training script imports the model file, they are one group: both parsed.
+    # Once the training script imports the model file, they are one group, but the model
+    # file (no entry word) is parsed only if a loss leads into it: here none does.
     (tmp_path / "train.py").write_text("from backbone import build\n" + PROJECT["train.py"])
     loads.parsed.clear()
-    api.check_paths([str(tmp_path)], Settings(), jobs=1)
+    grouped = api.check_paths([str(tmp_path)], Settings(), jobs=1)
+    assert sorted(Path(p).name for p in loads.parsed) == ["helpers.py", "losses.py", "other.py", "train.py"]
+    assert summary(grouped) == summary(api.scan_paths([str(tmp_path)], Settings()).report)
+    # A loss that calls into it: parsed, and the batch reduction found there.
+    (tmp_path / "train.py").write_text(
+        "import tensorflow as tf\nimport backbone\n\ndef pooled(a, b):\n    return backbone.head(a - b)\n\n"
+        "model = tf.keras.Sequential()\nmodel.compile(optimizer='adam', loss=pooled)\n")
+    (tmp_path / "backbone.py").write_text(MODEL + "\n\ndef head(x):\n    return tf.reduce_mean(x)\n")
+    loads.parsed.clear()
+    grouped = api.check_paths([str(tmp_path)], Settings(), jobs=1)
     assert "backbone.py" in {Path(p).name for p in loads.parsed}
+    assert ("backbone.py", "LL101") in {(Path(f.path).name, f.code) for f in grouped.findings}
+    assert summary(grouped) == summary(api.scan_paths([str(tmp_path)], Settings()).report)
 
 
 @pytest.mark.parametrize("broken, code, words", [
@@ -171,6 +185,30 @@ def test_a_strategy_step_defined_in_a_quiet_group_is_still_read(tmp_path, monkey
     assert summary(api.check_paths([str(tmp_path)], Settings(), jobs=1)) == []
     (tmp_path / "loop.py").write_text("import tensorflow as tf\n")
     assert [f.function for f in api.check_paths([str(tmp_path)], Settings(), jobs=1).findings] == ["pixel_loss"]
+
+
+def test_a_strategy_step_in_an_unparsed_file_of_an_active_group_is_still_read(tmp_path, monkeypatch):
+    # As above, but steps.py shares a group with a file that has a loss: the group is
+    # analysed while steps.py (no entry word) waits to be parsed on demand. Nothing in its
+    # own group names `step`, so its facts are taken again with every file parsed.
+    write(tmp_path, {
+        "losses.py": "import tensorflow as tf\n\ndef pixel_loss(y_true, y_pred):\n"
+                     "    return tf.reduce_sum(tf.abs(y_true - y_pred))\n",
+        "steps.py": "import tensorflow as tf\nfrom losses import pixel_loss\n\n"
+                    "def step(batch):\n    return pixel_loss(batch, batch)\n",
+        "loop.py": "import tensorflow as tf\nstrategy = tf.distribute.MirroredStrategy()\n"
+                   "strategy.run(step, args=(1,))\n",
+    })
+    loads = CountingLoads(monkeypatch)
+    assert api.scan_paths([str(tmp_path)], Settings()).report.findings == []
+    loads.parsed.clear()
+    assert summary(api.check_paths([str(tmp_path)], Settings(), jobs=1)) == []
+    assert "steps.py" in {Path(p).name for p in loads.parsed}
+    # Without the strategy call, steps.py is never parsed and the loss is reported.
+    (tmp_path / "loop.py").write_text("import tensorflow as tf\n")
+    loads.parsed.clear()
+    assert [f.function for f in api.check_paths([str(tmp_path)], Settings(), jobs=1).findings] == ["pixel_loss"]
+    assert "steps.py" not in {Path(p).name for p in loads.parsed}
 
 
 # --- the cache --------------------------------------------------------------------------------
