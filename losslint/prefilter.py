@@ -9,7 +9,7 @@ A skipped file that another file imports resolves to "unknown", which the evalua
 element-wise: exactly what analysing a module without reductions would conclude.
 
 `__init__.py` files are always kept: their re-exports connect the files that matter.
-The cost: a skipped file's syntax errors are not reported (it is not parsed).
+A skipped file is still checked with Python's parser, so its syntax errors are reported.
 
 Second stage, `may_hold_loss`: most files that pass are Keras code without a loss (model
 definitions, data pipelines, layers). The finder starts from a handful of constructs (compile
@@ -18,7 +18,8 @@ registries) and learns names that exclude candidates from a few more (training-s
 GradientTape blocks, per-sample maps, `strategy.run`): `catalogue.LOSS_ENTRY_WORDS`. A group of
 files that can reach each other (losslint/incremental.py) none of which contains one of those
 words has no loss, so no finding but a file's own syntax errors: such groups are checked with
-Python's parser instead of LibCST's, about ten times cheaper.
+Python's parser instead of LibCST's, about ten times cheaper. In the other groups, a file
+without such a word is parsed only if name resolution leads into it (`Project.add_pending`).
 """
 
 from __future__ import annotations

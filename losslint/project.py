@@ -681,8 +681,8 @@ class Project:
 
     Modules can be added *pending* (`add_pending`): registered by name and path, and parsed
     only when resolution reaches them (an import, an attribute of a package, a call by name
-    of a function passed as a loss). losslint/incremental.py adds so the files of a group
-    that contain none of the words the finder starts from (`catalogue.LOSS_ENTRY_WORDS`):
+    of a function passed as a loss). losslint/incremental.py registers this way the files of
+    a group that contain none of the words the finder starts from (`catalogue.LOSS_ENTRY_WORDS`):
     such a file has no compile call, no `(y_true, y_pred)` function, no `call` of a Loss
     subclass, no training loop, so the finder's passes over all modules find nothing in it;
     it matters only as a place names lead to. A real repository's largest group (hundreds of
