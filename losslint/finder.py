@@ -101,24 +101,32 @@ def _returns(function: FunctionInfo) -> list[cst.BaseExpression]:
     """The expressions a function returns, not counting nested functions and classes."""
     if isinstance(function.node, cst.Lambda):
         return [function.node.body]
-    found: list[cst.BaseExpression] = []
+    walker = _Returns(function.node)
+    walker.walk(function.node)
+    return walker.found
 
-    class Returns(Walker):
-        def visit_FunctionDef(self, node):
-            return node is function.node
 
-        def visit_ClassDef(self, node):
-            return False
+class _Returns(Walker):
+    """The return values of one function's own body. (A class at module level: a class
+    defined in a function is a reference cycle, and its methods' closures kept the analysed
+    trees alive until the cyclic collector ran.)"""
 
-        def visit_Lambda(self, node):
-            return False
+    def __init__(self, node: cst.CSTNode) -> None:
+        self.node = node
+        self.found: list[cst.BaseExpression] = []
 
-        def visit_Return(self, node):
-            if node.value is not None:
-                found.append(node.value)
+    def visit_FunctionDef(self, node):
+        return node is self.node
 
-    Returns().walk(function.node)
-    return found
+    def visit_ClassDef(self, node):
+        return False
+
+    def visit_Lambda(self, node):
+        return False
+
+    def visit_Return(self, node):
+        if node.value is not None:
+            self.found.append(node.value)
 
 
 def is_loss_shaped(function: FunctionInfo, bound: int = 0) -> bool:

@@ -93,11 +93,7 @@ class WorkerState:
             from losslint import api
             from losslint.project import Project
 
-            def load(pending) -> list[Finding]:
-                return api._load(project, pending.path, pending.display, pending.data,
-                                 (pending.name, pending.is_package))
-
-            project = Project(load)
+            project = Project(_load_pending)
             file_findings: list[Finding] = []
             lazy = not eager and len(members) > 1
             for path, display, data in members:
@@ -111,8 +107,8 @@ class WorkerState:
         return self.groups[gid]
 
     def _facts(self, gid: int, members, eager: bool = False) -> dict:
-        if eager:
-            self.groups.pop(gid, None)
+        if eager and gid in self.groups:
+            self.groups.pop(gid)[0].release()
         project, _, _ = self._load(gid, members, eager)
         finder = _GroupFinder(project)
         finder.find()
@@ -140,7 +136,15 @@ class WorkerState:
         findings += project.late_findings  # files parsed on demand that turned out not to
         kept = api._finish(findings, project, self.settings, on_disk)
         del self.groups[gid]  # done with its trees
-        return [cachelib.finding_to_json(f) for f in kept]
+        rows = [cachelib.finding_to_json(f) for f in kept]
+        project.release()
+        return rows
+
+
+def _load_pending(project, pending) -> list[Finding]:
+    from losslint import api
+
+    return api._load(project, pending.path, pending.display, pending.data, (pending.name, pending.is_package))
 
 
 def _group_finder_class():

@@ -479,3 +479,23 @@ def test_a_worker_that_dies_is_an_error_not_a_hang(tmp_path, warm_up, victim):
     finally:
         signal.alarm(0)
         runner.close()
+
+
+def test_a_finished_group_frees_its_trees_without_the_cyclic_collector():
+    # Workers pause the collector; the index's cycles are broken when a group is done.
+    import gc
+
+    import libcst
+
+    def trees_alive() -> int:
+        return sum(1 for o in gc.get_objects() if isinstance(o, libcst.Module) and o.body)
+
+    gc.collect()
+    before = trees_alive()
+    gc.disable()
+    try:
+        report = api.check_paths([str(FIXTURES)], Settings(), jobs=1)
+        assert report.findings
+        assert trees_alive() == before
+    finally:
+        gc.enable()
