@@ -223,11 +223,14 @@ def test_the_depth_shortcut_agrees_with_walking_every_node(shape, size):
     assert parsing._too_deep(tree, text) == (_walked_depth(tree) > parsing.MAX_DEPTH)
 
 
+def _fixture_texts():
+    return [(path, path.read_text(encoding="utf-8"))
+            for path in sorted((Path(__file__).parent.parent / "fixtures").rglob("*.py"))]
+
+
 def test_the_depth_shortcut_agrees_on_every_fixture():
-    root = Path(__file__).parent.parent / "fixtures"
     compared = 0
-    for path in sorted(root.rglob("*.py")):
-        text = path.read_text(encoding="utf-8")
+    for path, text in _fixture_texts():
         try:
             tree = compile(text, str(path), "exec", ast.PyCF_ONLY_AST)
         except SyntaxError:
@@ -241,10 +244,8 @@ def test_the_depth_shortcut_agrees_on_every_fixture():
 def test_trees_parsed_without_lifting_validation_are_the_same():
     import libcst
 
-    root = Path(__file__).parent.parent / "fixtures"
     compared = 0
-    for path in sorted(root.rglob("*.py")):
-        text = path.read_text(encoding="utf-8")
+    for path, text in _fixture_texts():
         try:
             validated = libcst.parse_module(text)
         except libcst.ParserSyntaxError:

@@ -138,20 +138,26 @@ def test_code_of_is_the_code_libcst_generates(expression, newline):
         nodes += [child for child in children(node) if isinstance(child, cst.BaseExpression)]
 
 
-def test_code_of_agrees_on_every_name_and_attribute_of_the_fixtures():
-    checked = 0
+def _every_node_of_the_sources():
+    """(path, tree, node) for every node of every source LibCST parses, parents first."""
     for path in SOURCES:
         try:
             tree = cst.parse_module(path.read_text(encoding="utf-8"))
         except cst.ParserSyntaxError:
-            continue
+            continue  # the fixtures of LL901
         nodes = [tree]
         while nodes:
             node = nodes.pop()
-            if isinstance(node, (cst.Name, cst.Attribute)):
-                assert code_of(node, tree) == tree.code_for_node(node), path
-                checked += 1
+            yield path, tree, node
             nodes += list(children(node))
+
+
+def test_code_of_agrees_on_every_name_and_attribute_of_the_fixtures():
+    checked = 0
+    for path, tree, node in _every_node_of_the_sources():
+        if isinstance(node, (cst.Name, cst.Attribute)):
+            assert code_of(node, tree) == tree.code_for_node(node), path
+            checked += 1
     assert checked > 5000
 
 
@@ -171,16 +177,7 @@ def test_children_are_every_node_in_a_code_field_in_order():
                     yield item
 
     seen = 0
-    for path in SOURCES:
-        try:
-            tree = cst.parse_module(path.read_text(encoding="utf-8"))
-        except cst.ParserSyntaxError:
-            continue
-        nodes = [tree]
-        while nodes:
-            node = nodes.pop()
-            found = list(children(node))
-            assert [id(n) for n in found] == [id(n) for n in by_isinstance(node)]
-            nodes += found
-            seen += 1
+    for _, _, node in _every_node_of_the_sources():
+        assert [id(n) for n in children(node)] == [id(n) for n in by_isinstance(node)]
+        seen += 1
     assert seen > 20000
