@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 
+from losslint.catalogue import CONVENTIONAL_ALIASES
 from losslint.evaluate import Evaluator, Kind, Origin, Value
 from losslint.finder import Finder, LossTarget
 from losslint.ftypes import Finding, Settings
@@ -85,10 +86,23 @@ def analyse(project: Project, settings: Settings | None = None, finder: Finder |
             message = origin.detail if code != "LL201" else _coupling_message(origin)
             if origin.function is not None and origin.function is not target.function:
                 message += f" (via `{origin.function.qualname}`)"
+            message += _assumed_alias_note(origin)
             if target.inferred:
                 message += _SIGNATURE_NOTE
             results.append((target, origin, code, message))
     return results
+
+
+def _assumed_alias_note(origin: Origin) -> str:
+    """Say so when the reduction was read through a conventional alias nothing binds here."""
+    head = origin.api.split(".")[0]
+    meaning = CONVENTIONAL_ALIASES.get(head)
+    if meaning is None or head == meaning:
+        return ""
+    scope = origin.function.scope if origin.function is not None else origin.module.scope
+    if scope is None or scope.lookup(head) or origin.module.star_imports:
+        return ""
+    return f" (`{head}` is not imported in this file: read as `{meaning}`)"
 
 
 def to_finding(target: LossTarget, origin: Origin, code: str, message: str) -> Finding:

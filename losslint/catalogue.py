@@ -281,7 +281,41 @@ RANGES = frozenset({"range", "tensorflow.range", "keras.ops.arange", "numpy.aran
 # `jaccard_distance` is not an accuracy.
 METRIC_NAME_HINTS = frozenset({"coef", "coeff", "coefficient", "acc", "accuracy", "metric", "iou",
                                "score", "precision", "recall", "f1", "fscore", "auc", "psnr", "ssim",
-                               "index", "miou"})
+                               "index", "miou", "r2", "rsquared", "perplexity", "kappa",
+                               "corr", "correlation", "pearson", "spearman", "kendall", "kendalls",
+                               "tau", "sensitivity", "specificity", "confusion", "tp", "tn",
+                               "fp", "fn", "positive", "positives", "negative", "negatives"})
+# Whole names that are metrics when nothing compiles them as a loss (`mae_batch` may be a loss).
+METRIC_NAMES = frozenset({"mae", "mape"})
+# A name with one of these words is a loss whatever else it says (`dice_coef_loss`).
+LOSS_NAME_WORDS = frozenset({"loss", "losses", "objective", "cost", "criterion"})
+# Modules whose (y_true, y_pred) functions are evaluation code, unless named like losses.
+METRIC_MODULE_NAMES = frozenset({"metrics", "metric", "evaluation", "evaluate", "eval", "stats",
+                                 "statistics", "scores", "scoring"})
+# NumPy reductions: on symbolic tensors they fail at trace time (not a silent collapse), so a
+# (y_true, y_pred) function that uses them is evaluation code, not a Keras loss.
+NUMPY_REDUCTIONS = frozenset(f"numpy.{name}" for name in (
+    "mean", "sum", "max", "min", "std", "var", "median", "average", "prod", "count_nonzero",
+    "nanmean", "nansum", "amax", "amin", "percentile", "quantile", "corrcoef", "argmax", "argmin",
+    "unique", "histogram", "bincount", "trapz"))
+# What everybody means by these names when a file uses them without importing them (a notebook
+# cell whose imports are in an earlier cell, a snippet, a star import the scan cannot see).
+CONVENTIONAL_ALIASES = {
+    "tf": "tensorflow",
+    "K": "keras.backend",
+    "np": "numpy",
+    "keras": "keras",
+}
+# Names that mean one API whatever object they are read from, when that object is not one
+# the scan can follow (a lazy-import proxy: `KERAS_DEPS.reduce_mean`, `deps.Loss`): TensorFlow's
+# `reduce_*` names exist nowhere else, and `Loss` is read only as a class base with `call`.
+DUCK_APIS = {
+    **{f"reduce_{name}": f"tensorflow.reduce_{name}" for name in (
+        "mean", "sum", "max", "min", "prod", "logsumexp", "std", "variance", "euclidean_norm",
+        "any", "all")},
+    "Loss": "keras.losses.Loss",
+    "LossFunctionWrapper": "keras.losses.LossFunctionWrapper",
+}
 # Receivers of `.compile` that are not Keras models.
 NOT_MODEL_COMPILE = frozenset({"re", "regex", "torch", "jax", "numba", "tensorflow.compat.v1"})
 

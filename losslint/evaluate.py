@@ -231,9 +231,8 @@ class Evaluator:
         """The value a loss returns when Keras calls it with batch tensors."""
         params = function.positional_params()
         args: list[Value] = []
-        if function.cls is not None and params:
+        if function.takes_self and params:
             args.append(Value(Kind.OBJECT, obj=SelfRef(function.cls)))
-            params = params[1:]
         args.extend([CONST] * bound_positional)
         args.extend([BATCH, BATCH])
         kwargs = tuple((name, CONST) for name in bound_keywords)

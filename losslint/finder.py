@@ -31,6 +31,7 @@ from losslint import catalogue
 from losslint.project import (
     AssignBinding,
     CallSite,
+    ExtendBinding,
     ClassInfo,
     External,
     FunctionInfo,
@@ -40,10 +41,16 @@ from losslint.project import (
     Project,
     Scope,
     Walker,
+    children,
     last_name,
 )
 
-STRONG_SOURCES = ("compile", "loss-subclass", "wrapper")
+# How a loss reaches Keras, strongest first. The strong ones are Keras calling it; the weak
+# ones (also used to register metrics) are a guess that the metric evidence can overturn.
+SOURCES = ("compile", "loss-subclass", "wrapper", "registry", "custom-objects", "signature")
+STRONG_SOURCES = SOURCES[:3]
+# Bindings whose values a name in loss or metric position stands for, all of them at once.
+_FOLLOWED = (AssignBinding, ExtendBinding, IterBinding, ParamBinding)
 _MAX_DEPTH = 8
 
 
@@ -129,19 +136,19 @@ class _Returns(Walker):
             self.found.append(node.value)
 
 
-def is_loss_shaped(function: FunctionInfo, bound: int = 0) -> bool:
-    """Can Keras call it as fn(y_true, y_pred)? Two required positional parameters left."""
-    params = function.positional_params()
-    if function.cls is not None and params:
-        params = params[1:]
-    params = params[bound:]
+def is_loss_shaped(function: FunctionInfo, bound: int = 0, keywords: tuple[str, ...] = ()) -> bool:
+    """Can Keras call it as fn(y_true, y_pred)? Two required positional parameters left once
+    `functools.partial` has bound `bound` positional arguments and the `keywords`."""
+    params = function.call_params()[bound:]
+    params = [p for p in params if p.name.value not in keywords]
     required = [p for p in params if p.default is None]
-    kwonly_required = [p for p in function.node.params.kwonly_params if p.default is None]
+    kwonly_required = [p for p in function.node.params.kwonly_params
+                       if p.default is None and p.name.value not in keywords]
     return len(required) == 2 and params[:2] == required and not kwonly_required
 
 
 def has_keras_signature(function: FunctionInfo) -> bool:
-    params = [p.name.value for p in function.positional_params()]
+    params = [p.name.value for p in function.call_params()]
     return params[:2] == ["y_true", "y_pred"] and is_loss_shaped(function)
 
 
@@ -149,8 +156,14 @@ class Finder:
     def __init__(self, project: Project) -> None:
         self.project = project
         self.loss_names: set[str] = set()
+        # Names of metrics and of functions used otherwise than as losses: the facts a group
+        # of files reports (losslint/incremental.py). The evidence itself is by identity:
         self.metric_names: set[str] = set()
         self.not_loss_uses: set[str] = set()
+        self._metric_ids: set[int] = set()  # id(node) of functions passed as metrics
+        self._not_loss_ids: set[int] = set()  # ... used in training loops, mapped per sample
+        self._helper_ids: set[int] = set()  # ... called by losses
+        self._step_ids: set[int] = set()  # functions run by `strategy.run(...)`
         self._memo: dict[tuple, list] = {}
 
     # -- resolving an expression in loss position ---------------------------------------
@@ -186,7 +199,14 @@ class Finder:
             return (self.resolve(expr.body, scope, depth + 1, bound, keywords)
                     + self.resolve(expr.orelse, scope, depth + 1, bound, keywords))
         if isinstance(expr, cst.Subscript):
-            return self.resolve(expr.value, scope, depth + 1, bound, keywords)
+            # `LOSSES[name]`, `losses["dice"]`: any value the registry holds.
+            results = self.resolve(expr.value, scope, depth + 1, bound, keywords)
+            for value, value_scope in self._registry_values(expr.value, scope):
+                results += self.resolve(value, value_scope, depth + 1, bound, keywords)
+                for entity in self._registrar_targets(value, value_scope):
+                    if isinstance(entity, FunctionInfo):
+                        results.append((entity, bound, keywords))
+            return results
         if isinstance(expr, cst.Call):
             return self._resolve_call(expr, scope, depth, bound, keywords)
         if isinstance(expr, (cst.Name, cst.Attribute)):
@@ -206,7 +226,7 @@ class Finder:
                     return [(method, bound, keywords)]
             if isinstance(expr, cst.Name):
                 bindings = scope.lookup(expr.value)
-                if bindings and all(isinstance(b, (AssignBinding, IterBinding, ParamBinding)) for b in bindings):
+                if bindings and all(isinstance(b, _FOLLOWED) for b in bindings):
                     for binding in bindings:
                         results += self._resolve_binding(binding, depth, bound, keywords)
                     return results
@@ -215,7 +235,7 @@ class Finder:
         return results
 
     def _resolve_binding(self, binding, depth: int, bound: int, keywords: tuple):
-        if isinstance(binding, AssignBinding):
+        if isinstance(binding, (AssignBinding, ExtendBinding)):
             return self.resolve(binding.value, binding.scope, depth + 1, bound, keywords)
         if isinstance(binding, IterBinding):
             return self.resolve(binding.iterable, binding.scope, depth + 1, bound, keywords)
@@ -271,10 +291,17 @@ class Finder:
                 return self.resolve(fn, scope, depth + 1, bound, keywords) if fn is not None else []
             return []
         if isinstance(callee, ClassInfo):
-            if class_kind(self.project, callee) == "loss" and not _overrides_dunder_call(self.project, callee):
-                call_method = self._find_method(callee, "call")
-                return [(call_method, 0, ())] if call_method else []
-            return []
+            return self._instance_losses(callee)
+        if isinstance(call.func, cst.Subscript):
+            # `LOSSES[name]()`: an instance of a registered class, or what a factory returns.
+            results = []
+            for entity in self._registered_entities(call.func, scope, depth):
+                if isinstance(entity, ClassInfo):
+                    results += self._instance_losses(entity)
+                elif isinstance(entity, FunctionInfo):
+                    for value in _returns(entity):
+                        results += self.resolve(value, entity.scope, depth + 1, bound, keywords)
+            return results
         if isinstance(callee, FunctionInfo):
             # A factory: the losses are what it returns.
             results = []
@@ -290,6 +317,86 @@ class Finder:
                     results += self.resolve(value, fn.scope, depth + 1, bound, keywords)
             return results
         return []
+
+    def _instance_losses(self, cls: ClassInfo) -> list[tuple[FunctionInfo, int, tuple]]:
+        """What Keras calls on an instance passed as a loss: `call` of a Loss subclass (through
+        Keras' own `__call__`), or the `__call__` of a plain callable class. A Loss subclass
+        that overrides `__call__` returns Keras' final value itself: not a per-sample loss."""
+        kind = class_kind(self.project, cls)
+        if kind == "loss":
+            if _overrides_dunder_call(self.project, cls):
+                return []
+            method = self._find_method(cls, "call")
+        elif kind is None:
+            method = self._find_method(cls, "__call__")
+        else:
+            return []
+        return [(method, 0, ())] if method is not None else []
+
+    def _registry_values(self, registry: cst.BaseExpression, scope: Scope):
+        """(value, scope) of every `registry[key] = value` for a registry named by a variable:
+        the item assignments in the scope that binds it, or anywhere in its module when it
+        is a module-level name (a decorator or a helper filling it)."""
+        if not isinstance(registry, cst.Name):
+            return []
+        bindings = scope.lookup(registry.value)
+        if not bindings:
+            return []
+        home = bindings[-1].scope
+        module = home.module
+        found = []
+        for target, value, where in module.item_assigns:
+            if isinstance(target.value, cst.Name) and target.value.value == registry.value:
+                if where.lookup(registry.value) is bindings:
+                    found.append((value, where))
+        return found
+
+    def _registered_entities(self, expr: cst.Subscript, scope: Scope, depth: int):
+        """The functions and classes a registry lookup (`LOSSES[name]`) may give."""
+        values = []
+        base = expr.value
+        if isinstance(base, cst.Name):
+            for binding in scope.lookup(base.value):
+                if isinstance(binding, AssignBinding) and isinstance(binding.value, cst.Dict):
+                    values += [(e.value, binding.scope) for e in binding.value.elements
+                               if isinstance(e, cst.DictElement)]
+        values += self._registry_values(base, scope)
+        entities = []
+        for value, value_scope in values:
+            if isinstance(value, (cst.Name, cst.Attribute)):
+                resolved = self.project.resolve(value, value_scope)
+                if isinstance(resolved, (FunctionInfo, ClassInfo)):
+                    entities.append(resolved)
+            entities += self._registrar_targets(value, value_scope)
+        return entities
+
+    def _registrar_targets(self, value: cst.BaseExpression, scope: Scope) -> list:
+        """A registry value that is a parameter of a decorator (`LOSSES[name] = cls` in
+        `def add(cls)`) stands for every definition that decorator registers."""
+        if not isinstance(value, cst.Name):
+            return []
+        bindings = scope.lookup(value.value)
+        if len(bindings) == 1 and isinstance(bindings[0], ParamBinding):
+            return self._decorated_by(bindings[0].function)
+        return []
+
+    def _decorated_by(self, registrar: FunctionInfo) -> list:
+        """The definitions a registering decorator receives: `def register(name): def add(cls):
+        LOSSES[name] = cls; return cls; return add` receives every `@register(...)` target."""
+        factory = registrar.scope.parent
+        names = {registrar.name}
+        if factory is not None and factory.kind == "function":
+            outer = self._function_for(factory.node, factory.module)
+            if outer is not None:
+                names.add(outer.name)
+        found = []
+        for entity in [*self.project.functions(), *self.project.classes()]:
+            for decorator in getattr(entity.node, "decorators", ()):
+                expr = decorator.decorator
+                callee = expr.func if isinstance(expr, cst.Call) else expr
+                if last_name(callee) in names:
+                    found.append(entity)
+        return found
 
     def _calls(self, site: CallSite, function: FunctionInfo) -> bool:
         """Does this call site call `function`? Methods only through `self.m(...)` in their
@@ -360,7 +467,7 @@ class Finder:
         def add(fn: FunctionInfo, source: str, bound: int = 0, keywords: tuple = ()) -> None:
             if fn is None:
                 return
-            if not is_loss_shaped(fn, bound):
+            if not is_loss_shaped(fn, bound, tuple(keywords)):
                 return
             key = id(fn.node)
             current = targets.get(key)
@@ -375,41 +482,159 @@ class Finder:
                 self._site(site, add, weak, strategy_targets)
         for name in sorted(strategy_targets):  # `strategy.run(step)`: `def step` may be anywhere
             self.project.parse_defining(name)
+        for module in list(self.project.modules):
+            for target, value, scope in module.item_assigns:
+                self._item_assign(target, value, scope, weak)
 
         for cls in self.project.classes():
             if class_kind(self.project, cls) == "loss" and "call" in cls.methods:
                 if not _overrides_dunder_call(self.project, cls):
                     add(cls.methods["call"], "loss-subclass")
-
-        # Uses that show a (y_true, y_pred) function is not a loss on its own.
-        loss_like = {id(t.function.node) for t in targets.values()}
         for fn in self.project.functions():
-            if id(fn.node) in loss_like or has_keras_signature(fn):
-                self.not_loss_uses |= fn.called_names  # helpers of losses
-            if fn.name in catalogue_ctl_methods() or fn.name in strategy_targets:
-                self.not_loss_uses |= fn.called_names
-        for module in list(self.project.modules):
-            self.not_loss_uses |= module.tape_called_names
+            if self._registered(fn):
+                weak.append((fn, "registry"))
+        for cls in self.project.classes():
+            if any(self._registers(d.decorator) for d in cls.node.decorators):
+                weak += [(method, "registry") for method, _, _ in self._instance_losses(cls)]
 
+        self._collect_evidence(targets, strategy_targets)
         for fn, source in weak:
             if not self._excluded(fn):
                 add(fn, source)
         for fn in self.project.functions():
-            if fn.cls is None and isinstance(fn.node, cst.FunctionDef) and has_keras_signature(fn):
+            if isinstance(fn.node, cst.FunctionDef) and has_keras_signature(fn) and self._plain_owner(fn):
                 if id(fn.node) not in targets and not self._excluded(fn):
                     add(fn, "signature")
         order = {id(fn.node): i for i, fn in enumerate(self.project.functions())}
         return sorted(targets.values(), key=lambda t: (_source_rank(t.source), order[id(t.function.node)]))
 
+    # -- evidence that a (y_true, y_pred) function is not a loss ----------------------------
+    def _collect_evidence(self, targets: dict, strategy_targets: set[str]) -> None:
+        """Functions the scan shows used otherwise than as a loss: called by a loss or a
+        loss-shaped function (a helper), by a training step or a `strategy.run` step, inside a
+        `GradientTape` block. Resolved through bindings and imports like compile sites: a
+        function of the same name elsewhere is not concerned. (`metrics=` and per-sample
+        maps are resolved where they are met, in `_site`.) The names are kept too, as the
+        facts a group of files reports (losslint/incremental.py)."""
+        losses = {id(t.function.node) for t in targets.values()}
+        steps = set()
+        for fn in self.project.functions():
+            if has_keras_signature(fn):
+                losses.add(id(fn.node))
+            if fn.name in catalogue_ctl_methods() or id(fn.node) in self._step_ids:
+                steps.add(id(fn.node))
+        for module in list(self.project.modules):
+            for sites in module.calls_by_name.values():
+                for site in sites:
+                    caller = id(site.in_function.node) if site.in_function is not None else None
+                    if caller in losses or caller in steps:
+                        self.not_loss_uses.add(last_name(site.call.func) or "")
+                        callees = self._callee_ids(site.call.func, site.scope)
+                        (self._not_loss_ids if caller in steps else self._helper_ids).update(callees)
+            for site in module.tape_calls:
+                self.not_loss_uses.add(last_name(site.call.func) or "")
+                self._not_loss_ids.update(self._callee_ids(site.call.func, site.scope))
+
+    def _callee_ids(self, func: cst.BaseExpression, scope: Scope) -> set[int]:
+        """The scanned functions a callee expression names (`helper`, `mod.helper`,
+        `self.helper`)."""
+        if not isinstance(func, (cst.Name, cst.Attribute)):
+            return set()
+        self_attr = self._self_attribute(func, scope)
+        if self_attr is not None:
+            method = self._find_method(self_attr[0], self_attr[1])
+            return {id(method.node)} if method is not None else set()
+        resolved = self.project.resolve(func, scope)
+        if isinstance(resolved, FunctionInfo):
+            return {id(resolved.node)}
+        if isinstance(resolved, (AssignBinding, IterBinding, ParamBinding)):
+            return {id(fn.node) for fn, _, _ in self._resolve_binding(resolved, 0, 0, ())}
+        return set()
+
     def _excluded(self, fn: FunctionInfo) -> bool:
-        # A function compiled as a loss anywhere is already a target; these uses only ever
-        # remove weak candidates, so a name shared by two functions can cost a finding, never
-        # add a false one.
-        name = fn.name
-        if name in self.metric_names or name in self.not_loss_uses:
+        """Is a weak candidate (signature, custom-objects, registry) not a loss after all?
+        A function compiled as a loss anywhere is already a target: these only ever remove
+        weak candidates. The evidence, strongest first: the scan uses this very function as
+        a metric, a helper, a training-loop function or a per-sample mapped function; its
+        body computes with NumPy or scikit-learn, or turns the result into a Python number
+        (so Keras could not trace it as a loss); it is named like a metric, or lives in a
+        metrics/statistics module, and neither its name nor the factory that returns it
+        says loss."""
+        if id(fn.node) in self._metric_ids or id(fn.node) in self._not_loss_ids:
             return True
+        if _computes_outside_tensorflow(self.project, fn):
+            return True
+        if id(fn.node) in self._helper_ids and not _head_words(fn.name) & catalogue.LOSS_NAME_WORDS:
+            # a part of a loss (`dsc` in `1 - dsc(y_true, y_pred)`), reported through that
+            # loss; one named a loss (`dice_loss` in `bce + dice_loss`) is a loss itself
+            return True
+        parts = fn.qualname.split(".")
+        # The enclosing functions: the factories that return it, nearest first.
+        factories = [outer for outer, after in zip(parts, parts[1:]) if after == "<locals>"][::-1]
+        for factory in factories:
+            head = _head_words(factory)
+            if head & catalogue.LOSS_NAME_WORDS:
+                return False  # `weighted_bce_loss(w)` returns its loss, whatever the inner name
+            if head & catalogue.METRIC_NAME_HINTS:
+                return True  # `TripletLossAccuracy(margin)` returns a metric
+        if _head_words(fn.name) & catalogue.METRIC_NAME_HINTS:
+            return True  # the head noun says metric: `triplet_loss_accuracy`, `bce_dice_score`
+        words = _words(fn.name).union(*map(_words, factories))
+        if words & catalogue.LOSS_NAME_WORDS:
+            return False
+        if words & catalogue.METRIC_NAME_HINTS:
+            return True
+        module_words = {w for part in fn.module.name.split(".") for w in _words(part)}
+        if fn.name.lower() in catalogue.METRIC_NAMES:  # `mae`: a metric, unless in a losses module
+            return not module_words & catalogue.LOSS_NAME_WORDS
+        return bool(module_words & catalogue.METRIC_MODULE_NAMES)
+
+    def _plain_owner(self, fn: FunctionInfo) -> bool:
+        """A function, or a method of a plain class (a library of losses: `MSE(sigma).loss`,
+        `Losses.dice`, a callable `Triplet.__call__`), not of a Keras layer, model or metric
+        whose methods take (y_true, y_pred) for their own reasons."""
+        if fn.cls is None:
+            return True
+        todo, seen = [fn.cls], set()
+        while todo:
+            cls = todo.pop()
+            if id(cls) in seen:
+                return True
+            seen.add(id(cls))
+            for base in cls.node.bases:
+                if base.keyword is not None:
+                    continue
+                resolved = self.project.resolve(base.value, cls.scope.parent or cls.scope)
+                if isinstance(resolved, ClassInfo):
+                    todo.append(resolved)
+                elif not (isinstance(resolved, External) and resolved.qualified == "object"):
+                    return False
+        return True
+
+    def _registered(self, fn: FunctionInfo) -> bool:
+        return isinstance(fn.node, cst.FunctionDef) and any(self._registers(d) for d in fn.decorators())
+
+    def _registers(self, decorator: cst.BaseExpression) -> bool:
+        """A decorator that puts what it decorates into a registry looked up by name:
+        `@register("dice")`, `@LOSSES.register_module()`, or a scanned decorator whose body
+        stores its argument with `registry[key] = argument`."""
+        callee = decorator.func if isinstance(decorator, cst.Call) else decorator
+        name = last_name(callee)
+        if name is None:
+            return False
         words = _words(name)
-        return "loss" not in words and bool(words & catalogue.METRIC_NAME_HINTS)
+        if "metric" in words or "metrics" in words:
+            return False
+        if name.startswith("register") and "serializable" not in words:
+            return True
+        return False
+
+    def _item_assign(self, target: cst.Subscript, value: cst.BaseExpression, scope: Scope, weak) -> None:
+        """`get_custom_objects()["focal"] = focal`: a custom-objects registration."""
+        base = target.value
+        if isinstance(base, cst.Call) and last_name(base.func) == "get_custom_objects":
+            for fn, _, _ in self.resolve(value, scope):
+                weak.append((fn, "custom-objects"))
 
     def _site(self, site: CallSite, add, weak, strategy_targets: set[str]) -> None:
         call, scope = site.call, site.scope
@@ -435,14 +660,17 @@ class Finder:
             for key in ("metrics", "weighted_metrics"):
                 if key in keywords:
                     self.metric_names |= _names_in(keywords[key])
+                    self._metric_ids |= {id(fn.node) for fn, _, _ in self.resolve(keywords[key], scope)}
             return
         if name in ("map_fn", "vectorized_map", "map") and positional:
             if qualified is None or qualified in catalogue.PER_SAMPLE_MAPS:
                 self.not_loss_uses |= _names_in(positional[0], direct=True)
+                self._not_loss_ids |= self._callee_ids(positional[0], scope)
             return
         if name in catalogue.STRATEGY_RUNS and positional and isinstance(call.func, cst.Attribute):
             strategy_targets |= _names_in(positional[0], direct=True)
             self.not_loss_uses |= _names_in(positional[0], direct=True)
+            self._step_ids |= self._callee_ids(positional[0], scope)
             return
         if name == "LossFunctionWrapper" or (qualified in catalogue.LOSS_WRAPPERS and name != "get"):
             fn = positional[0] if positional else keywords.get("fn")
@@ -492,10 +720,60 @@ def _names_in(expr: cst.BaseExpression, direct: bool = False) -> set[str]:
 
 
 def _words(name: str) -> set[str]:
-    """`diceCoef_v2` -> {"dice", "coef", "v"}: snake_case and camelCase words, lower-cased."""
+    """`diceCoef_v2` -> {"dice", "coef", "v2", "v"}: snake_case and camelCase words, lower-cased,
+    a word with digits also without them (`f1` -> f1, f; `r2` -> r2, r)."""
+    return {w for word in _tokens(name) for w in _forms(word)}
+
+
+def _head_words(name: str) -> set[str]:
+    """The last word, which names what the thing is (`triplet_loss_accuracy` is an accuracy)."""
+    tokens = _tokens(name)
+    return _forms(tokens[-1]) if tokens else set()
+
+
+def _tokens(name: str) -> list[str]:
     spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
-    return {w for w in re.split(r"[_\d]+", spaced.lower()) if w}
+    return [w for w in re.split(r"_+", spaced.lower()) if w]
+
+
+def _forms(word: str) -> set[str]:
+    return {w for w in (word, re.sub(r"\d+", "", word)) if w}
 
 
 def _source_rank(source: str) -> int:
-    return ("compile", "loss-subclass", "wrapper", "custom-objects", "signature").index(source)
+    return SOURCES.index(source)
+
+
+def _computes_outside_tensorflow(project: Project, fn: FunctionInfo) -> bool:
+    """NumPy on the function's inputs (`np.squeeze(y_true)`, `np.mean(...)`), scikit-learn,
+    `.numpy()` / `.item()` or `float(...)` of the result: evaluation code run on arrays, which
+    Keras could not trace as a loss. (NumPy on constants, `np.log(2.0)`, is fine in a loss.)"""
+    inputs = {p.name.value for p in fn.call_params()[:2]}
+    for site in _own_calls(fn):
+        func = site.call.func
+        if isinstance(func, cst.Attribute) and func.attr.value in ("numpy", "item") and not site.call.args:
+            return True
+        resolved = project.resolve(func, site.scope) if isinstance(func, (cst.Name, cst.Attribute)) else None
+        if isinstance(resolved, External) and resolved.assumed is None:
+            name = resolved.qualified
+            if name.startswith("sklearn."):
+                return True
+            if name.startswith("numpy.") and (name in catalogue.NUMPY_REDUCTIONS or _mentions(site.call, inputs)):
+                return True
+    for value in _returns(fn):
+        if isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value in ("float", "int"):
+            return True
+    return False
+
+
+def _mentions(node: cst.CSTNode, names: set[str]) -> bool:
+    if isinstance(node, cst.Name):
+        return node.value in names
+    return any(_mentions(child, names) for child in children(node))
+
+
+def _own_calls(fn: FunctionInfo):
+    for sites in fn.module.calls_by_name.values():
+        for site in sites:
+            if site.in_function is fn:
+                yield site

@@ -172,9 +172,10 @@ def _group_finder_class():
             self._strategy |= strategy_targets
 
         def _excluded(self, fn) -> bool:
+            # The evidence that excludes a candidate is resolved through bindings and
+            # imports, so it lies inside the candidate's own group: other groups' names,
+            # which once excluded every function of the same name, no longer matter.
             self.weak_names.add(fn.name)
-            if self.names is not None and (fn.name in self.names[0] or fn.name in self.names[1]):
-                return True
             return super()._excluded(fn)
 
     return GroupFinder

@@ -67,6 +67,14 @@ class AssignBinding(Binding):
 
 
 @dataclass(eq=False)
+class ExtendBinding(Binding):
+    """`name += value`: what the name held before, plus `value` (a list of metrics or losses
+    grown in place). Not a value on its own: the evaluator treats it as unknown."""
+
+    value: cst.BaseExpression
+
+
+@dataclass(eq=False)
 class IterBinding(Binding):
     iterable: cst.BaseExpression  # `for name in iterable`
 
@@ -129,11 +137,20 @@ class FunctionInfo:
     def positional_params(self) -> list[cst.Param]:
         return [*self.node.params.posonly_params, *self.node.params.params]
 
-    def required_positional(self) -> list[str]:
+    @property
+    def takes_self(self) -> bool:
+        """A method called on an instance or class: its first parameter is bound by Python
+        (not a `@staticmethod`)."""
+        return self.cls is not None and not any(
+            isinstance(d, cst.Name) and d.value == "staticmethod" for d in self.decorators())
+
+    def call_params(self) -> list[cst.Param]:
+        """The positional parameters a caller fills: without `self`/`cls` for methods."""
         params = self.positional_params()
-        if self.cls is not None and params:
-            params = params[1:]  # self
-        return [p.name.value for p in params if p.default is None]
+        return params[1:] if self.takes_self and params else params
+
+    def required_positional(self) -> list[str]:
+        return [p.name.value for p in self.call_params() if p.default is None]
 
     def decorators(self) -> list[cst.BaseExpression]:
         if isinstance(self.node, cst.FunctionDef):
@@ -183,6 +200,11 @@ class ModuleInfo:
     calls_by_name: dict[str, list[CallSite]] = field(default_factory=dict)
     # Names called inside `with tf.GradientTape()` blocks: custom training loops.
     tape_called_names: set[str] = field(default_factory=set)
+    # Calls made inside `with tf.GradientTape()` blocks, to resolve what they call.
+    tape_calls: list[CallSite] = field(default_factory=list)
+    # `registry[key] = value` item assignments (`LOSSES["dice"] = dice_loss`,
+    # `get_custom_objects()["focal"] = focal`), in source order.
+    item_assigns: list[tuple[cst.Subscript, cst.BaseExpression, "Scope"]] = field(default_factory=list)
     _positions: object | None = None
     _python_tree: object | None = None  # Python's ast of `source`, for `_function_bounds`
 
@@ -483,6 +505,8 @@ class _Indexer(Walker):
                     self._bind_target(sub, values[i] if values else None)
         elif isinstance(target, cst.Attribute) and value is not None:
             self._record_self_attr(target, value)
+        elif isinstance(target, cst.Subscript) and value is not None:
+            self.module.item_assigns.append((target, value, self.scope))
         elif isinstance(target, cst.StarredElement):
             self._bind_target(target.value, None)
 
@@ -571,7 +595,10 @@ class _Indexer(Walker):
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         if isinstance(node.target, cst.Name):
-            self.scope.bind(node.target.value, OpaqueBinding(self.scope))
+            if isinstance(node.operator, cst.AddAssign):
+                self.scope.bind(node.target.value, ExtendBinding(self.scope, node.value))
+            else:
+                self.scope.bind(node.target.value, OpaqueBinding(self.scope))
 
     def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
         self._bind_target(node.target, node.value)
@@ -640,10 +667,10 @@ class _Indexer(Walker):
         if name is not None:
             if function is not None:
                 function.called_names.add(name)
+            site = CallSite(node, self.scope, function)
             if self.tape_depth:
                 self.module.tape_called_names.add(name)
-        if name is not None:
-            site = CallSite(node, self.scope, function)
+                self.module.tape_calls.append(site)
             self.module.calls_by_name.setdefault(name, []).append(site)
             if name in _INTERESTING_CALLS:
                 self.module.call_sites.append(site)
@@ -655,9 +682,11 @@ class _Indexer(Walker):
 
 @dataclass(frozen=True)
 class External:
-    """A name outside the scanned code, canonicalised (`keras.backend.mean`)."""
+    """A name outside the scanned code, canonicalised (`keras.backend.mean`). `assumed` is the
+    conventional alias (`K`, `tf`, `np`) it was read through when nothing binds that name."""
 
     qualified: str
+    assumed: str | None = None
 
 
 Resolved = "External | FunctionInfo | ClassInfo | ModuleInfo | Binding"
@@ -781,6 +810,8 @@ class Project:
             module.classes.clear()
             module.call_sites.clear()
             module.calls_by_name.clear()
+            module.tape_calls.clear()
+            module.item_assigns.clear()
             module.scope = None
         self.modules.clear()
         self.by_name.clear()
@@ -909,6 +940,11 @@ class Project:
                     candidate = catalogue.canonical(f"{star}.{expr.value}")
                     if _known_external(candidate):
                         return External(candidate)
+                alias = catalogue.CONVENTIONAL_ALIASES.get(expr.value)
+                if alias is not None:
+                    # A notebook cell or snippet that uses `K.`/`tf.`/`np.` imported elsewhere
+                    # (an earlier cell, another file): read it as everybody means it.
+                    return External(alias, assumed=expr.value)
                 return External(expr.value)  # a builtin, or undefined
             binding = bindings[-1]
             entity = self.entity_of(binding, depth + 1)
@@ -923,11 +959,14 @@ class Project:
             base = self.resolve(expr.value, scope, depth + 1)
             attr = expr.attr.value
             if isinstance(base, External):
-                return External(catalogue.canonical(f"{base.qualified}.{attr}"))
+                return External(catalogue.canonical(f"{base.qualified}.{attr}"), base.assumed)
             if isinstance(base, (ModuleInfo, ClassInfo)):
                 found = self.member(base, attr, depth + 1)
                 if found is not None:
                     return found
+            elif attr in catalogue.DUCK_APIS:
+                # an object the scan cannot follow (a lazy-import proxy): the name decides
+                return External(catalogue.DUCK_APIS[attr])
             return None
         return None
 

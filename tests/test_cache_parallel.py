@@ -96,10 +96,10 @@ def test_worker_processes_give_the_same_report(monkeypatch):
     assert pooled.paths_scanned == whole.paths_scanned
 
 
-def test_a_metric_named_in_an_unrelated_file_still_excludes_a_signature_loss(tmp_path):
-    # The finder decides by name whether a (y_true, y_pred) function is a metric anywhere:
-    # b.py never imports a.py, so they are analysed in separate groups, and the names must
-    # still reach a.py's group.
+def test_a_metric_of_the_same_name_in_an_unrelated_file_does_not_excuse_a_loss(tmp_path):
+    # Evidence is about a function, not its name: b.py never imports a.py, so its `overlap`
+    # metric is some other function, and a.py's collapsing `overlap` stays a loss, grouped
+    # or whole. When b.py imports a.py's function and uses it as a metric, it is excused.
     write(tmp_path, {
         "a.py": "import tensorflow as tf\n\ndef overlap(y_true, y_pred):\n"
                 "    return tf.reduce_mean(y_true * y_pred)\n",
@@ -109,11 +109,11 @@ def test_a_metric_named_in_an_unrelated_file_still_excludes_a_signature_loss(tmp
     kept = [incremental._File(tmp_path / n, n, (tmp_path / n).read_bytes(), "", n[:-3]) for n in ("a.py", "b.py")]
     assert incremental.groups_of(kept) == [[0], [1]]
     whole = api.scan_paths([str(tmp_path)], Settings()).report
-    assert whole.findings == []
-    assert api.check_paths([str(tmp_path)], Settings(), jobs=1).findings == []
-    # Without the metric use, the loss is reported: the groups really do differ.
-    (tmp_path / "b.py").write_text("x = 1\n")
-    assert [f.function for f in api.check_paths([str(tmp_path)], Settings(), jobs=1).findings] == ["overlap"]
+    assert [f.function for f in whole.findings] == ["overlap"]
+    assert api.check_paths([str(tmp_path)], Settings(), jobs=1).findings == whole.findings
+    (tmp_path / "b.py").write_text("from a import overlap\n" + (tmp_path / "b.py").read_text())
+    assert api.scan_paths([str(tmp_path)], Settings()).report.findings == []
+    assert api.check_paths([str(tmp_path)], Settings(), jobs=1, cache_dir=None).findings == []
 
 
 # --- groups no loss can be in are not parsed (the prefilter's second stage) -----------------
@@ -170,9 +170,10 @@ def test_a_file_of_a_quiet_group_still_reports_its_own_errors(tmp_path, monkeypa
     assert summary(grouped) == summary(api.scan_paths([str(tmp_path)], Settings()).report)
 
 
-def test_a_strategy_step_defined_in_a_quiet_group_is_still_read(tmp_path, monkeypatch):
-    # `strategy.run(step)` excludes, by name, what any function named `step` calls; steps.py has
-    # no loss entry word of its own and nothing names it, so its group would be quiet.
+def test_a_strategy_step_that_cannot_name_the_loss_does_not_excuse_it(tmp_path, monkeypatch):
+    # `strategy.run(step)` excuses what the step calls, resolved through its imports: this
+    # steps.py never imports losses.py, so its `pixel_loss(...)` is not that function, and the
+    # loss is reported, whole or grouped (steps.py's group has no entry word: quiet).
     write(tmp_path, {
         "losses.py": "import tensorflow as tf\n\ndef pixel_loss(y_true, y_pred):\n"
                      "    return tf.reduce_sum(tf.abs(y_true - y_pred))\n",
@@ -181,22 +182,20 @@ def test_a_strategy_step_defined_in_a_quiet_group_is_still_read(tmp_path, monkey
                    "strategy.run(step, args=(1,))\n",
     })
     whole = api.scan_paths([str(tmp_path)], Settings()).report
-    assert whole.findings == []
-    assert summary(api.check_paths([str(tmp_path)], Settings(), jobs=1)) == []
-    (tmp_path / "loop.py").write_text("import tensorflow as tf\n")
-    assert [f.function for f in api.check_paths([str(tmp_path)], Settings(), jobs=1).findings] == ["pixel_loss"]
+    assert [f.function for f in whole.findings] == ["pixel_loss"]
+    assert api.check_paths([str(tmp_path)], Settings(), jobs=1).findings == whole.findings
 
 
 def test_a_strategy_step_in_an_unparsed_file_of_an_active_group_is_still_read(tmp_path, monkeypatch):
-    # As above, but steps.py shares a group with a file that has a loss: the group is
-    # analysed while steps.py (no entry word) waits to be parsed on demand. Nothing in its
-    # own group names `step`, so its facts are taken again with every file parsed.
+    # steps.py shares a group with a file that has a loss: the group is analysed while
+    # steps.py (no entry word) waits to be parsed on demand; the strategy call names `step`
+    # through an import, which parses steps.py, whose `pixel_loss` is losses.py's.
     write(tmp_path, {
         "losses.py": "import tensorflow as tf\n\ndef pixel_loss(y_true, y_pred):\n"
                      "    return tf.reduce_sum(tf.abs(y_true - y_pred))\n",
         "steps.py": "import tensorflow as tf\nfrom losses import pixel_loss\n\n"
                     "def step(batch):\n    return pixel_loss(batch, batch)\n",
-        "loop.py": "import tensorflow as tf\nstrategy = tf.distribute.MirroredStrategy()\n"
+        "loop.py": "import tensorflow as tf\nfrom steps import step\nstrategy = tf.distribute.MirroredStrategy()\n"
                    "strategy.run(step, args=(1,))\n",
     })
     loads = CountingLoads(monkeypatch)
