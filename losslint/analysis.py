@@ -6,12 +6,15 @@ loss returns) and the rule catalogue (how a finding is worded) meet.
 
 from __future__ import annotations
 
+import ast
 import fnmatch
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 
 from losslint.evaluate import Evaluator, Kind, Origin, Value
 from losslint.finder import Finder, LossTarget
-from losslint.ftypes import Finding, Settings
-from losslint.project import FunctionInfo, Project
+from losslint.ftypes import Finding, LossFinding, LossRecord, Place, Settings
+from losslint.project import CallSite, FunctionInfo, ModuleInfo, Project
 from losslint.rules import RULES
 
 _SIGNATURE_NOTE = " [a loss by its (y_true, y_pred) signature]"
@@ -57,7 +60,16 @@ def _coupling_message(origin: Origin) -> str:
 
 def analyse(project: Project, settings: Settings | None = None, finder: Finder | None = None,
             evaluator: Evaluator | None = None) -> list[tuple[LossTarget, Origin, str, str]]:
-    """Every (loss, origin, code, message), one per reported place and code.
+    """Every (loss, origin, code, message), one per reported place and code: the `results` of
+    `analyse_losses`, which says more (every loss with every reduction it carries)."""
+    return analyse_losses(project, settings, finder, evaluator).results
+
+
+def analyse_losses(project: Project, settings: Settings | None = None, finder: Finder | None = None,
+                   evaluator: Evaluator | None = None) -> Analysis:
+    """Find the losses, follow each one's value, and keep both views of the result: the
+    findings (a reduction reached by several losses is reported once, under the first) and
+    each loss with everything its value carries (the inventory, `--show-losses`).
 
     `settings.not_losses` removes losses; `settings.keeps_batch` makes calls to the named
     helpers element-wise: the configuration's escape hatches for false positives.
@@ -72,13 +84,18 @@ def analyse(project: Project, settings: Settings | None = None, finder: Finder |
         evaluator = Evaluator(project, keeps_batch=settings.keeps_batch)
     seen: set[tuple[int, str]] = set()
     results = []
+    traces = []
     for target in targets:
         try:
             value = evaluator.evaluate_loss(target.function, target.bound_positional, target.bound_keywords)
         except RecursionError:
-            continue  # an expression nested thousands deep: skip this loss rather than the run
+            # an expression nested thousands deep: skip this loss rather than the run
+            traces.append(LossTrace(target, [], analysed=False))
+            continue
+        carried = []
         for origin, code in reported_origins(value):
             key = (id(origin.node), code)
+            carried.append((origin, code))
             if key in seen:
                 continue
             seen.add(key)
@@ -88,10 +105,154 @@ def analyse(project: Project, settings: Settings | None = None, finder: Finder |
             if target.inferred:
                 message += _SIGNATURE_NOTE
             results.append((target, origin, code, message))
-    return results
+        traces.append(LossTrace(target, carried))
+    return Analysis(results, traces)
 
 
-def to_finding(target: LossTarget, origin: Origin, code: str, message: str) -> Finding:
+@dataclass
+class LossTrace:
+    """One loss and every (origin, code) its returned value carries, the ones another loss
+    reported first included; `analysed` is False when the evaluation gave up."""
+
+    target: LossTarget
+    carried: list[tuple[Origin, str]]
+    analysed: bool = True
+
+
+# How each kind of source (`LossTarget.source`) reaches Keras, in words for the inventory;
+# `{site}` is the call that makes it a loss (`train.py:40`). A new kind of source adds a line
+# here; one not listed is worded `<kind> at <site>`.
+HOW_IT_REACHES_KERAS = {
+    "compile": "compile at {site}",
+    "loss-subclass": "Loss subclass",
+    "wrapper": "wrapper at {site}",
+    "custom-objects": "custom_objects at {site}",
+    "signature": "signature",
+}
+# The rule family of per-sample values that depend on the rest of the batch (LL201): a loss
+# with only these is "coupled", any other finding "collapses".
+COUPLING_PREFIX = "LL2"
+
+
+def describe_source(source: str, site: Place | None) -> str:
+    """`compile at train.py:40`, `Loss subclass`, `signature`."""
+    template = HOW_IT_REACHES_KERAS.get(source, f"{source} at {{site}}")
+    if site is None:
+        template = template.replace(" at {site}", "")
+    return template.format(site=site)
+
+
+class Analysis:
+    """What `analyse_losses` found: `results` (one per reported place and code, as `analyse`
+    returns them) and `traces` (every loss, in the finder's order)."""
+
+    def __init__(self, results: list[tuple[LossTarget, Origin, str, str]], traces: list[LossTrace]) -> None:
+        self.results = results
+        self.traces = traces
+        self._findings: list[Finding] | None = None
+
+    def findings(self) -> list[Finding]:
+        """One per result, each with `losses`: every loss that reaches its reduction."""
+        if self._findings is None:
+            reaching: dict[tuple[int, str], set[str]] = {}
+            for trace in self.traces:
+                for origin, code in trace.carried:
+                    reaching.setdefault((id(origin.node), code), set()).add(trace.target.function.qualname)
+            self._findings = [to_finding(target, origin, code, message, sorted(reaching[(id(origin.node), code)]))
+                              for target, origin, code, message in self.results]
+        return self._findings
+
+    def records(self, kept: Collection[Finding]) -> list[LossRecord]:
+        """Every loss with its verdict; `kept` are the findings that are reported (what
+        `api._finish` keeps of `findings()`), the others count as suppressed."""
+        by_key = {(id(origin.node), code): finding
+                  for (_, origin, code, _), finding in zip(self.results, self.findings())}
+        kept = set(kept)
+        lines = _DefinitionLines()
+        records = []
+        for trace in self.traces:
+            mine = {by_key[(id(origin.node), code)] for origin, code in trace.carried}
+            # in order, the collapses first: the first finding is the one the verdict rests on
+            reported = sorted((f for f in mine if f in kept),
+                              key=lambda f: (f.code.startswith(COUPLING_PREFIX), f.sort_key()))
+            if not trace.analysed:
+                verdict = "not-analysed"
+            elif any(not f.code.startswith(COUPLING_PREFIX) for f in reported):
+                verdict = "collapses"
+            elif reported:
+                verdict = "coupled"
+            else:
+                verdict = "suppressed" if mine else "per-sample"
+            target = trace.target
+            site = _call_place(target.site) if target.site is not None else None
+            records.append(LossRecord(
+                place=lines.place(target.function),
+                function=target.function.qualname,
+                source=target.source,
+                via=describe_source(target.source, site),
+                site=site,
+                verdict=verdict,
+                findings=tuple(LossFinding(f.code, Place(f.path, f.line, f.cell), f.column) for f in reported),
+            ))
+        return records
+
+
+def _place(module: ModuleInfo, line: int) -> Place:
+    if module.notebook is not None:
+        cell, line = module.notebook.locate(line)
+        return Place(module.display, line, cell)
+    return Place(module.display, line)
+
+
+def _call_place(site: CallSite) -> Place:
+    module = site.scope.module
+    within = site.in_function if site.in_function is not None and site.in_function.module is module else None
+    return _place(module, module.span(site.call, within)[0])
+
+
+class _DefinitionLines:
+    """The `def` line of each loss, from Python's own parser (ten times cheaper than LibCST's
+    positions, which `ModuleInfo.span` falls back to for a statement); a lambda, or a name
+    defined twice, still asks `span`."""
+
+    def __init__(self) -> None:
+        self._lines: dict[int, dict[str, list[int]]] = {}
+
+    def place(self, function: FunctionInfo) -> Place:
+        module = function.module
+        if id(module) not in self._lines:
+            self._lines[id(module)] = _def_lines(module.source)
+        found = self._lines[id(module)].get(function.qualname, [])
+        if len(found) == 1:
+            return _place(module, found[0])
+        return _place(module, module.span(function.node, function)[0])
+
+
+def _def_lines(source: str) -> dict[str, list[int]]:
+    """`__qualname__` -> the lines of the `def`s that have it."""
+    try:
+        tree = compile(source, "<losslint>", "exec", ast.PyCF_ONLY_AST)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return {}
+    lines: dict[str, list[int]] = {}
+    todo: list[tuple[ast.AST, str]] = [(tree, "")]
+    while todo:
+        node, prefix = todo.pop()
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines.setdefault(prefix + child.name, []).append(child.lineno)
+                todo.append((child, f"{prefix}{child.name}.<locals>."))
+            elif isinstance(child, ast.ClassDef):
+                todo.append((child, f"{prefix}{child.name}."))
+            elif not isinstance(child, ast.Lambda):
+                todo.append((child, prefix))
+    return lines
+
+
+def to_finding(target: LossTarget, origin: Origin, code: str, message: str,
+               losses: Sequence[str] | None = None) -> Finding:
+    """The finding for one result of `analyse`; `losses` are the losses whose values carry
+    its reduction (default: only `target`, the one it is reported under)."""
     module = origin.module
     within = origin.function if origin.function is not None and origin.function.module is module else None
     line, column, end_line, end_column = module.span(origin.node, within)
@@ -113,4 +274,6 @@ def to_finding(target: LossTarget, origin: Origin, code: str, message: str) -> F
         function=target.function.qualname,
         cell=cell,
         loss_source=target.source,
+        scope=origin.function.qualname if origin.function is not None else target.function.qualname,
+        losses=tuple(losses) if losses is not None else (target.function.qualname,),
     )

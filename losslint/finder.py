@@ -23,7 +23,7 @@ purpose, so they share the metric exclusions.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import libcst as cst
 
@@ -53,6 +53,10 @@ class LossTarget:
     source: str
     bound_positional: int = 0
     bound_keywords: tuple[str, ...] = ()
+    # The call that makes it a loss (`model.compile(...)`, the wrapper, `load_model(...,
+    # custom_objects=...)`), for the inventory (`--show-losses`); None for a Loss subclass or
+    # a signature. Not part of what makes two targets equal.
+    site: CallSite | None = field(default=None, compare=False)
 
     @property
     def inferred(self) -> bool:
@@ -357,7 +361,8 @@ class Finder:
     def find(self) -> list[LossTarget]:
         targets: dict[int, LossTarget] = {}
 
-        def add(fn: FunctionInfo, source: str, bound: int = 0, keywords: tuple = ()) -> None:
+        def add(fn: FunctionInfo, source: str, bound: int = 0, keywords: tuple = (),
+                site: CallSite | None = None) -> None:
             if fn is None:
                 return
             if not is_loss_shaped(fn, bound):
@@ -366,9 +371,9 @@ class Finder:
             current = targets.get(key)
             rank = _source_rank(source)
             if current is None or rank < _source_rank(current.source):
-                targets[key] = LossTarget(fn, source, bound, tuple(keywords))
+                targets[key] = LossTarget(fn, source, bound, tuple(keywords), site)
 
-        weak: list[tuple[FunctionInfo, str]] = []
+        weak: list[tuple[FunctionInfo, str, CallSite]] = []
         strategy_targets: set[str] = set()
         for module in list(self.project.modules):
             for site in module.call_sites:
@@ -391,9 +396,9 @@ class Finder:
         for module in list(self.project.modules):
             self.not_loss_uses |= module.tape_called_names
 
-        for fn, source in weak:
+        for fn, source, where in weak:
             if not self._excluded(fn):
-                add(fn, source)
+                add(fn, source, site=where)
         for fn in self.project.functions():
             if fn.cls is None and isinstance(fn.node, cst.FunctionDef) and has_keras_signature(fn):
                 if id(fn.node) not in targets and not self._excluded(fn):
@@ -431,7 +436,7 @@ class Finder:
             if loss is not None:
                 self.loss_names |= _names_in(loss)
                 for fn, bound, kws in self.resolve(loss, scope):
-                    add(fn, "compile", bound, kws)
+                    add(fn, "compile", bound, kws, site)
             for key in ("metrics", "weighted_metrics"):
                 if key in keywords:
                     self.metric_names |= _names_in(keywords[key])
@@ -449,7 +454,7 @@ class Finder:
             if fn is not None:
                 self.loss_names |= _names_in(fn, direct=True)
                 for target, bound, kws in self.resolve(fn, scope):
-                    add(target, "wrapper", bound, kws)
+                    add(target, "wrapper", bound, kws, site)
             return
         registry = None
         if qualified in catalogue.CUSTOM_OBJECT_CALLS or name in ("load_model", "custom_object_scope",
@@ -462,7 +467,7 @@ class Finder:
             registry = positional[0]
         if registry is not None:
             for target, _bound, _ in self.resolve(registry, scope):
-                weak.append((target, "custom-objects"))
+                weak.append((target, "custom-objects", site))
 
 
 def catalogue_ctl_methods() -> frozenset[str]:
