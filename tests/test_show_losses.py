@@ -327,3 +327,48 @@ def test_how_a_loss_reaches_keras_is_data():
     assert describe_source("registry", Place("x.py", 9)) == "registry at x.py:9"
     assert describe_source("registry", None) == "registry"
     assert set(HOW_IT_REACHES_KERAS) == {"compile", "loss-subclass", "wrapper", "custom-objects", "signature"}
+
+
+def test_the_cheap_line_of_a_call_is_libcst_s_line():
+    # The inventory finds a call's line from the start of its text (`analysis._call_line`)
+    # rather than by generating the module's code: on every call of the fixtures, the line
+    # it gives (when it gives one) must be the one LibCST's positions give.
+    from losslint.analysis import _call_line
+    from losslint.project import _positions
+
+    scan = api.scan_paths([str(REPO / "fixtures"), str(REPO / "demo")], Settings())
+    checked = found = 0
+    for module in scan.project.modules:
+        positions = _positions(module.tree)
+        for sites in module.calls_by_name.values():
+            for site in sites:
+                checked += 1
+                line = _call_line(module.source, site.call)
+                if line is not None:
+                    found += 1
+                    assert line == positions[site.call].start.line, (module.display, line)
+    assert checked > 1000 and found > checked // 2
+
+
+def test_the_cheap_line_of_a_loss_is_libcst_s_line():
+    # Likewise the `def` line of each loss (`analysis._DefinitionLines`) against LibCST's
+    # position of the `def` keyword, for every function of the fixtures.
+    import libcst as cst
+
+    from losslint.analysis import _DefinitionLines
+    from losslint.project import _positions
+
+    scan = api.scan_paths([str(REPO / "fixtures"), str(REPO / "demo")], Settings())
+    lines = _DefinitionLines()
+    checked = 0
+    for module in scan.project.modules:
+        if module.notebook is not None:
+            continue  # placed by cell: the notebook tests above
+        positions = None
+        for function in module.functions:
+            if isinstance(function.node, cst.FunctionDef):
+                positions = positions or _positions(module.tree)
+                checked += 1
+                # LibCST's range of a `def` starts at its decorators; the name is on the `def` line
+                assert lines.place(function).line == positions[function.node.name].start.line, function.qualname
+    assert checked > 300
