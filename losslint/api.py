@@ -1,6 +1,6 @@
 """The library API: what the CLI, the tests and other front ends call.
 
-    check_paths(paths, settings) -> Report
+    check_paths(paths, settings) -> Report  the findings, and every loss (`report.losses`)
     check_source(source, path="<string>", settings=Settings()) -> list[Finding]
     scan_paths(paths, settings) -> Scan     the report, the project and each finding's loss
                                             (what the probe, losslint/probe, builds on)

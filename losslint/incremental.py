@@ -13,7 +13,8 @@ whether a `(y_true, y_pred)` function is used as a metric or a helper anywhere i
 
   1. facts:    each group's contribution to those names (and the names of its weak loss
                candidates, and what each of its functions calls);
-  2. findings: each group analysed with the union of every group's contribution.
+  2. findings: each group analysed with the union of every group's contribution; the
+               result is the group's findings and its losses (`Report.losses`).
 
 The cache (losslint/cache.py) keeps both per group, keyed by the group's files (path, module
 name, content hash), the settings and the linter; the findings are also keyed by which of
