@@ -1,7 +1,8 @@
 """From parsed modules to findings: find the losses, follow their values, report.
 
 This is the one place where the finder (which functions are losses), the evaluator (what a
-loss returns) and the rule catalogue (how a finding is worded) meet.
+loss returns) and the rule catalogue (how a finding is worded) meet, and where each loss gets
+its verdict for the inventory (`losslint check --show-losses`).
 """
 
 from __future__ import annotations

@@ -100,10 +100,10 @@ def test_a_helper_shared_by_two_losses_collapses_both(in_repo, capsys):
     path = "fixtures/rules/ll101_helpers.py"
     _, out = run(capsys, path, "--no-cache", "--quiet")
     compiled = f"compile at {path}:{line_of(path, 'model.compile(')}"
-    first = f"{path}:{line_of(path, 'return tf.reduce_sum(y_true * y_pred)')}"
+    collapses = f"collapses at {path}:{line_of(path, 'return tf.reduce_sum(y_true * y_pred)')} (LL101, and 1 more)"
     assert out.splitlines() == [
-        f"{path}:{line_of(path, 'def jaccard_loss(')}: jaccard_loss ({compiled}): collapses at {first} (LL101, and 1 more)",
-        f"{path}:{line_of(path, 'def dice_loss(')}: dice_loss ({compiled}): collapses at {first} (LL101, and 1 more)",
+        f"{path}:{line_of(path, 'def jaccard_loss(')}: jaccard_loss ({compiled}): {collapses}",
+        f"{path}:{line_of(path, 'def dice_loss(')}: dice_loss ({compiled}): {collapses}",
         f"{path}:{line_of(path, 'def tversky_loss(')}: tversky_loss ({compiled}): per-sample",
     ]  # --quiet: no summary line
 
