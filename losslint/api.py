@@ -1,6 +1,6 @@
 """The library API: what the CLI, the tests and other front ends call.
 
-    check_paths(paths, settings) -> Report
+    check_paths(paths, settings) -> Report  the findings, and every loss (`report.losses`)
     check_source(source, path="<string>", settings=Settings()) -> list[Finding]
     scan_paths(paths, settings) -> Scan     the report, the project and each finding's loss
                                             (what the probe, losslint/probe, builds on)
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from losslint.discovery import discover, module_name_for
-from losslint.ftypes import FileError, Finding, Report, Settings, SourceFile
+from losslint.ftypes import FileError, Finding, LossRecord, Report, Settings, SourceFile
 from losslint.prefilter import may_matter
 from losslint.rules import RULES, is_selected
 from losslint.suppression import Suppressions
@@ -39,6 +39,7 @@ from losslint.suppression import Suppressions
 if TYPE_CHECKING:
     import libcst as cst
 
+    from losslint.analysis import Analysis
     from losslint.finder import LossTarget
     from losslint.project import ModuleInfo, Project
 
@@ -112,9 +113,10 @@ def _scan_paths(paths: Sequence[str], settings: Settings) -> Scan:
     for source, data in read_sources(sources, report):
         findings += load_source(project, source, data)
     targets: dict[Finding, LossTarget] = {}
-    findings += _analyse(project, targets, settings)
+    found, analysis = _analyse(project, targets, settings)
     on_disk = {source.display: source.path for source in sources}
-    report.findings = _finish(findings, project, settings, on_disk)
+    report.findings = _finish(findings + found, project, settings, on_disk)
+    report.losses = sorted(analysis.records(report.findings), key=LossRecord.sort_key)
     return Scan(report, project, targets)
 
 
@@ -124,7 +126,7 @@ def check_source(source: str, path: str = "<string>", settings: Settings = Setti
 
     project = Project()
     findings = _load(project, Path(path), path, source.encode("utf-8"))
-    findings += _analyse(project, None, settings)
+    findings += _analyse(project, None, settings)[0]
     return _finish(findings, project, settings, {path: Path(path)})
 
 
@@ -339,16 +341,18 @@ def _file_finding(display: str, code: str, message: str) -> Finding:
 
 
 def _analyse(project: Project, targets: dict[Finding, LossTarget] | None = None,
-             settings: Settings | None = None) -> list[Finding]:
-    from losslint.analysis import analyse, to_finding
+             settings: Settings | None = None, finder=None) -> tuple[list[Finding], Analysis]:
+    """The project's findings (before `_finish`), and the analysis they came from, whose
+    `records(kept)` is the inventory of losses; `targets` (if given) learns each finding's
+    loss; `finder` as in `analysis.analyse_losses`."""
+    from losslint.analysis import analyse_losses
 
-    findings = []
-    for result in analyse(project, settings):
-        finding = to_finding(*result)
-        findings.append(finding)
-        if targets is not None:
+    analysis = analyse_losses(project, settings, finder=finder)
+    findings = analysis.findings()
+    if targets is not None:
+        for finding, result in zip(findings, analysis.results):
             targets.setdefault(finding, result[0])
-    return findings
+    return list(findings), analysis
 
 
 def _exclude_groups(settings: Settings) -> list[tuple[str, tuple[str, ...]]]:

@@ -10,6 +10,7 @@ What is kept (losslint/incremental.py decides what the keys are):
   facts       group key -> the metric and helper names the group contributes to the whole
               run, and the names of its weakly inferred losses
   findings    group key + the names the rest of the run excludes -> the group's findings
+              and its losses, each with its verdict (`--show-losses`)
 
 Every key includes `fingerprint()`: the losslint version, the Python version, the size and
 modification time of losslint's own modules and of LibCST, so a changed linter never reuses
@@ -34,9 +35,10 @@ import tempfile
 from pathlib import Path
 
 from losslint import __version__
-from losslint.ftypes import Finding, Severity
+from losslint.ftypes import Finding, LossFinding, LossRecord, Place, Severity
 
-FORMAT = 1
+# 2: findings carry `scope` and `losses`; a group's result holds its loss records too.
+FORMAT = 2
 DEFAULT_DIR = ".losslint_cache"
 ENV_VAR = "LOSSLINT_CACHE_DIR"
 _SECTIONS = ("skipped", "quiet", "components", "facts", "findings")
@@ -86,13 +88,40 @@ def fingerprint() -> str:
 def finding_to_json(finding: Finding) -> list:
     return [finding.path, finding.line, finding.column, finding.end_line, finding.end_column,
             finding.code, finding.severity.value, finding.message, finding.function, finding.cell,
-            finding.loss_source]
+            finding.loss_source, finding.scope, list(finding.losses)]
 
 
 def finding_from_json(row: list) -> Finding:
-    path, line, column, end_line, end_column, code, severity, message, function, cell, source = row
+    path, line, column, end_line, end_column, code, severity, message, function, cell, source, scope, losses = row
+    if not isinstance(losses, list):
+        raise TypeError("losses")
     return Finding(path, line, column, end_line, end_column, code, Severity(severity), message,
-                   function, cell, source)
+                   function, cell, source, scope=scope, losses=tuple(losses))
+
+
+def _place_to_json(place: Place | None) -> list | None:
+    return None if place is None else [place.path, place.line, place.cell]
+
+
+def _place_from_json(row) -> Place | None:
+    if row is None:
+        return None
+    path, line, cell = row
+    return Place(path, line, cell)
+
+
+def loss_to_json(record: LossRecord) -> list:
+    return [_place_to_json(record.place), record.function, record.source, record.via,
+            _place_to_json(record.site), record.verdict,
+            [[f.code, _place_to_json(f.place), f.column] for f in record.findings]]
+
+
+def loss_from_json(row: list) -> LossRecord:
+    place, function, source, via, site, verdict, findings = row
+    if place is None:
+        raise TypeError("place")
+    return LossRecord(_place_from_json(place), function, source, via, _place_from_json(site), verdict,
+                      tuple(LossFinding(code, _place_from_json(where), column) for code, where, column in findings))
 
 
 class Cache:

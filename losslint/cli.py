@@ -26,7 +26,7 @@ from losslint.rules import RULES, Rule, unknown_codes
 
 # --- configuration files and report destinations (config.py, output.py) --------------------
 from losslint import config as configuration
-from losslint.output import render_statistics
+from losslint.output import render_losses, render_statistics
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -120,6 +120,13 @@ def _report_options(command):
             is_flag=True,
             help="Print how many problems each rule found (count code name) instead of "
             "the problems.",
+        ),
+        click.option(
+            "--show-losses",
+            is_flag=True,
+            help="Print every function treated as a loss instead of the problems: where it is, "
+            "how it reaches Keras and its verdict (per-sample, collapses, coupled), one per line "
+            "(a JSON array with --format json).",
         ),
     ]
     return _with_options(command, options)
@@ -435,6 +442,7 @@ def check(
     force_exclude: bool,
     output_file: str | None,
     statistics: bool,
+    show_losses: bool,
     # performance: cache and processes
     cache: bool,
     cache_dir: str | None,
@@ -501,6 +509,8 @@ def check(
     if not _given("probe_timeout"):
         probe_options["probe_timeout"] = settings.probe_timeout
     fix_flags = {name: probe_options.pop(name, False) for name in FIX_FLAGS}
+    if show_losses and (statistics or any(fix_flags.values())):
+        return error("--show-losses cannot be combined with --statistics, --fix or --diff")
     if any(fix_flags.values()):
         return _run_fix(list(paths) or ["."], settings, fix_flags, probe_options,
                         output_format, quiet, exit_zero, output_file, statistics)
@@ -519,9 +529,11 @@ def check(
     color = output_file is None and _stdout_is_terminal() and not os.environ.get("NO_COLOR")
     if statistics:
         text = render_statistics(report, "json" if output_format == "json" else "text")
+    elif show_losses:
+        text = render_losses(report, "json" if output_format == "json" else "text", quiet=quiet)
     else:
         text = render(report, output_format, quiet=quiet, color=color)
-    text = _with_probed_losses(text, probed_losses, output_format, quiet or statistics)
+    text = _with_probed_losses(text, probed_losses, output_format, quiet or statistics or show_losses)
     if output_file is not None:
         try:
             _write_atomically(output_file, text + "\n" if text else "")

@@ -23,7 +23,7 @@ purpose, so they share the metric exclusions.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import libcst as cst
 
@@ -60,6 +60,10 @@ class LossTarget:
     source: str
     bound_positional: int = 0
     bound_keywords: tuple[str, ...] = ()
+    # The call that makes it a loss (`model.compile(...)`, the wrapper, `load_model(...,
+    # custom_objects=...)`), for the inventory (`--show-losses`); None for a Loss subclass or
+    # a signature. Not part of what makes two targets equal.
+    site: CallSite | None = field(default=None, compare=False)
 
     @property
     def inferred(self) -> bool:
@@ -464,7 +468,8 @@ class Finder:
     def find(self) -> list[LossTarget]:
         targets: dict[int, LossTarget] = {}
 
-        def add(fn: FunctionInfo, source: str, bound: int = 0, keywords: tuple = ()) -> None:
+        def add(fn: FunctionInfo, source: str, bound: int = 0, keywords: tuple = (),
+                site: CallSite | None = None) -> None:
             if fn is None:
                 return
             if not is_loss_shaped(fn, bound, tuple(keywords)):
@@ -473,9 +478,9 @@ class Finder:
             current = targets.get(key)
             rank = _source_rank(source)
             if current is None or rank < _source_rank(current.source):
-                targets[key] = LossTarget(fn, source, bound, tuple(keywords))
+                targets[key] = LossTarget(fn, source, bound, tuple(keywords), site)
 
-        weak: list[tuple[FunctionInfo, str]] = []
+        weak: list[tuple[FunctionInfo, str, CallSite | None]] = []
         strategy_targets: set[str] = set()
         for module in list(self.project.modules):
             for site in module.call_sites:
@@ -492,15 +497,15 @@ class Finder:
                     add(cls.methods["call"], "loss-subclass")
         for fn in self.project.functions():
             if self._registered(fn):
-                weak.append((fn, "registry"))
+                weak.append((fn, "registry", None))
         for cls in self.project.classes():
             if any(self._registers(d.decorator) for d in cls.node.decorators):
-                weak += [(method, "registry") for method, _, _ in self._instance_losses(cls)]
+                weak += [(method, "registry", None) for method, _, _ in self._instance_losses(cls)]
 
         self._collect_evidence(targets, strategy_targets)
-        for fn, source in weak:
+        for fn, source, where in weak:
             if not self._excluded(fn):
-                add(fn, source)
+                add(fn, source, site=where)
         for fn in self.project.functions():
             if isinstance(fn.node, cst.FunctionDef) and has_keras_signature(fn) and self._plain_owner(fn):
                 if id(fn.node) not in targets and not self._excluded(fn):
@@ -634,7 +639,7 @@ class Finder:
         base = target.value
         if isinstance(base, cst.Call) and last_name(base.func) == "get_custom_objects":
             for fn, _, _ in self.resolve(value, scope):
-                weak.append((fn, "custom-objects"))
+                weak.append((fn, "custom-objects", None))
 
     def _site(self, site: CallSite, add, weak, strategy_targets: set[str]) -> None:
         call, scope = site.call, site.scope
@@ -656,7 +661,7 @@ class Finder:
             if loss is not None:
                 self.loss_names |= _names_in(loss)
                 for fn, bound, kws in self.resolve(loss, scope):
-                    add(fn, "compile", bound, kws)
+                    add(fn, "compile", bound, kws, site)
             for key in ("metrics", "weighted_metrics"):
                 if key in keywords:
                     self.metric_names |= _names_in(keywords[key])
@@ -677,7 +682,7 @@ class Finder:
             if fn is not None:
                 self.loss_names |= _names_in(fn, direct=True)
                 for target, bound, kws in self.resolve(fn, scope):
-                    add(target, "wrapper", bound, kws)
+                    add(target, "wrapper", bound, kws, site)
             return
         registry = None
         if qualified in catalogue.CUSTOM_OBJECT_CALLS or name in ("load_model", "custom_object_scope",
@@ -690,7 +695,7 @@ class Finder:
             registry = positional[0]
         if registry is not None:
             for target, _bound, _ in self.resolve(registry, scope):
-                weak.append((target, "custom-objects"))
+                weak.append((target, "custom-objects", site))
 
 
 def catalogue_ctl_methods() -> frozenset[str]:

@@ -70,7 +70,7 @@ from pathlib import Path
 import libcst as cst
 
 from losslint import catalogue
-from losslint.analysis import analyse, to_finding
+from losslint.analysis import analyse, analyse_losses
 from losslint.api import _Unreadable, _decode, _exclude_groups, _finish, load_source, read_sources
 from losslint.discovery import discover
 from losslint.evaluate import Evaluator, Kind, LossObject, Origin, Value
@@ -727,8 +727,8 @@ def _round(sources: list[SourceFile], errors, contents: dict[Path, bytes], setti
     # plans what each reduction reduced (its extra rank-1 guesses must not become findings).
     origins: dict[Finding, Origin] = {}
     targets: dict[Finding, object] = {}
-    for target, origin, code, message in analyse(project, settings):
-        finding = to_finding(target, origin, code, message)
+    analysis = analyse_losses(project, settings)  # its findings name every loss a reduction reaches
+    for (target, origin, _, _), finding in zip(analysis.results, analysis.findings()):
         findings.append(finding)
         origins.setdefault(finding, origin)
         targets.setdefault(finding, target)

@@ -53,6 +53,12 @@ class Finding:
     loss_source: str | None = None
     # What the traced shape probe (`--probe`) saw when it ran this loss; None when not probed.
     probe: "ProbeResult | None" = None
+    # The `__qualname__` of the function whose body holds the reduction (`dice_coef` when the
+    # loss `hybrid_loss` calls it); None for file-level problems.
+    scope: str | None = None
+    # Every loss whose value this reduction reaches, sorted: a helper shared by several losses
+    # is reported once (under `function`), but belongs to each of them.
+    losses: tuple[str, ...] = ()
 
     def sort_key(self) -> tuple:
         return (self.path, self.cell or 0, self.line, self.column, self.code, self.function or "")
@@ -78,6 +84,56 @@ class ProbeResult:
             "input_shapes": dict(self.input_shapes) if self.input_shapes is not None else None,
             "harm": self.harm,
         }
+
+
+@dataclass(frozen=True)
+class Place:
+    """A line in a file as messages name it (`train.py:40`, `nb.ipynb:cell 3:5`): the display
+    path, the 1-based line (counted from its cell in a notebook) and the cell, if any."""
+
+    path: str
+    line: int
+    cell: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}" if self.cell is None else f"{self.path}:cell {self.cell}:{self.line}"
+
+
+@dataclass(frozen=True)
+class LossFinding:
+    """A reported finding that a loss's value carries (`LossRecord.findings`): its code and
+    where it starts. A helper shared by several losses gives each of them one."""
+
+    code: str
+    place: Place
+    column: int
+
+
+@dataclass(frozen=True)
+class LossRecord:
+    """One function treated as a loss (`losslint check --show-losses`).
+
+    `place` is its `def` line; `source` how it was found (the `Finding.loss_source` kinds),
+    `site` where (the `compile(...)`, `custom_objects=...` or wrapper call; None for a Loss
+    subclass or a signature), `via` both in words (`compile at train.py:40`). `verdict`:
+    "per-sample" (nothing reported), "collapses" (a reported finding other than LL2xx),
+    "coupled" (only LL2xx: per-sample values that depend on the rest of the batch),
+    "suppressed" (findings, all hidden by `--select`/`--ignore`, `per-file-ignores` or a
+    suppression comment) or "not-analysed" (the evaluation gave up: nested too deeply).
+    `findings` are the reported ones, the collapses first, then the couplings, each in order
+    of place: the first is where the verdict points.
+    """
+
+    place: Place
+    function: str
+    source: str
+    via: str
+    site: Place | None
+    verdict: str
+    findings: tuple[LossFinding, ...] = ()
+
+    def sort_key(self) -> tuple:
+        return (self.place.path, self.place.cell or 0, self.place.line, self.function)
 
 
 @dataclass(frozen=True)
@@ -114,6 +170,8 @@ class Report:
     files_scanned: int = 0
     # The display paths of the files scanned, sorted (JUnit reports a passing test per file).
     paths_scanned: list[str] = field(default_factory=list)
+    # Every function treated as a loss, sorted (`--show-losses`).
+    losses: list[LossRecord] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

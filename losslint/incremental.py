@@ -13,7 +13,8 @@ whether a `(y_true, y_pred)` function is used as a metric or a helper anywhere i
 
   1. facts:    each group's contribution to those names (and the names of its weak loss
                candidates, and what each of its functions calls);
-  2. findings: each group analysed with the union of every group's contribution.
+  2. findings: each group analysed with the union of every group's contribution; the
+               result is the group's findings and its losses (`Report.losses`).
 
 The cache (losslint/cache.py) keeps both per group, keyed by the group's files (path, module
 name, content hash), the settings and the linter; the findings are also keyed by which of
@@ -40,7 +41,7 @@ from pathlib import Path
 
 from losslint import cache as cachelib
 from losslint.discovery import discover
-from losslint.ftypes import Finding, Report, Settings
+from losslint.ftypes import Finding, LossRecord, Report, Settings
 from losslint.imports import FileImports, ModuleIndex
 from losslint.prefilter import may_hold_loss, may_matter
 
@@ -125,20 +126,23 @@ class WorkerState:
             "unparsed_defs": sorted(project.pending_definitions()),
         }
 
-    def _findings(self, gid: int, members, names: tuple[frozenset, frozenset]) -> list[list]:
+    def _findings(self, gid: int, members, names: tuple[frozenset, frozenset]) -> dict[str, list]:
+        """The group's reported findings and its losses (`--show-losses`), as the cache keeps them."""
         from losslint import api
-        from losslint.analysis import analyse, to_finding
 
         project, file_findings, on_disk = self._load(gid, members)
         finder = _GroupFinder(project, names)
         findings = list(file_findings)
-        findings += [to_finding(*result) for result in analyse(project, self.settings, finder=finder)]
+        found, analysis = api._analyse(project, None, self.settings, finder=finder)
+        findings += found
         findings += project.late_findings  # files parsed on demand that turned out not to
         kept = api._finish(findings, project, self.settings, on_disk)
+        records = analysis.records(kept)
         del self.groups[gid]  # done with its trees
-        rows = [cachelib.finding_to_json(f) for f in kept]
+        result = {"findings": [cachelib.finding_to_json(f) for f in kept],
+                  "losses": [cachelib.loss_to_json(r) for r in records]}
         project.release()
-        return rows
+        return result
 
 
 def _load_pending(project, pending) -> list[Finding]:
@@ -408,7 +412,7 @@ def _check(sources, errors, settings: Settings, store, runner_for, progress) -> 
         excluded = sorted(w for w in facts[gid]["weak"] if w in names[0] or w in names[1])
         finding_keys[gid] = cachelib.digest([group_keys[gid], excluded])
         value = store.get("findings", finding_keys[gid]) if store else None
-        if _valid_rows(value):
+        if _valid_group_result(value):
             results[gid] = value
             if gid not in missing:
                 advance(len(groups[gid]))
@@ -416,19 +420,22 @@ def _check(sources, errors, settings: Settings, store, runner_for, progress) -> 
             pending.append(gid)
     finding_tasks = [(worker, (names, payload)) for worker, payload in _finding_tasks(pending, groups, kept, owner)]
     for task_result in runner.run("findings", finding_tasks):
-        for gid, rows in task_result:
-            results[gid] = rows
+        for gid, value in task_result:
+            results[gid] = value
             if store:
-                store.put("findings", finding_keys[gid], rows)
+                store.put("findings", finding_keys[gid], value)
     advance(sum(len(groups[g]) for g in pending if g not in missing))
 
     findings: list[Finding] = []
     on_disk = {file.display: file.path for _, file in unparsed}
     unparsed_findings = [cachelib.finding_from_json(row) for n in sorted(unparsed_rows) for row in unparsed_rows[n]]
     findings += api._finish(unparsed_findings, None, settings, on_disk)
+    losses: list[LossRecord] = []
     for gid in active:
-        findings += [cachelib.finding_from_json(row) for row in results[gid]]
+        findings += [cachelib.finding_from_json(row) for row in results[gid]["findings"]]
+        losses += [cachelib.loss_from_json(row) for row in results[gid]["losses"]]
     report.findings = sorted(findings, key=Finding.sort_key)
+    report.losses = sorted(losses, key=LossRecord.sort_key)
     if store:
         store.save()
     return report
@@ -511,6 +518,21 @@ def _valid_facts(value) -> bool:
             and isinstance(value.get("calls"), dict)
             and isinstance(value.get("unparsed_defs"), list)
             and all(isinstance(v, list) for v in value["calls"].values()))
+
+
+def _valid_group_result(value) -> bool:
+    """A group's cached result: {"findings": rows, "losses": loss records}."""
+    if not isinstance(value, dict) or not _valid_rows(value.get("findings")):
+        return False
+    losses = value.get("losses")
+    if not isinstance(losses, list):
+        return False
+    try:
+        for row in losses:
+            cachelib.loss_from_json(row)
+    except (TypeError, ValueError, KeyError):
+        return False
+    return True
 
 
 def _valid_rows(rows, with_path: bool = True) -> bool:

@@ -3,6 +3,7 @@
 
     render(report, fmt, quiet=False, color=False) -> str
     render_statistics(report, fmt) -> str    `--statistics`
+    render_losses(report, fmt, quiet=False) -> str    `--show-losses`
     render_rule(rule) -> str           `losslint rule CODE`
     render_rule_table(rules) -> str    `losslint rule --all`
 
@@ -26,7 +27,7 @@ from urllib.parse import quote
 import click
 
 from losslint import __version__
-from losslint.ftypes import Finding, ProbeResult, Report, Severity
+from losslint.ftypes import Finding, LossRecord, Place, ProbeResult, Report, Severity
 from losslint.rules import RULES, Rule
 
 FORMATS = ("text", "json", "concise", "github", "sarif", "junit")
@@ -45,6 +46,8 @@ JSON_KEYS = (
     "function",
     "cell",
     "loss_source",
+    "scope",
+    "losses",
 )
 
 _SEVERITY_COLOR = {Severity.ERROR: "red", Severity.WARNING: "yellow"}
@@ -94,6 +97,8 @@ def _as_json(finding: Finding) -> dict[str, object]:
         "function": finding.function,
         "cell": finding.cell,
         "loss_source": finding.loss_source,
+        "scope": finding.scope,
+        "losses": list(finding.losses),
     }
     result = {key: values[key] for key in JSON_KEYS}
     if finding.probe is not None:  # only when probing (`--probe`): the keys above stay as they are
@@ -310,7 +315,8 @@ def _sarif_result(finding: Finding, rule_index: dict[str, int]) -> dict[str, obj
     properties = {
         key: value
         for key, value in (("function", finding.function), ("cell", finding.cell),
-                           ("lossSource", finding.loss_source))
+                           ("lossSource", finding.loss_source), ("scope", finding.scope),
+                           ("losses", list(finding.losses) or None))
         if value is not None
     }
     if properties:
@@ -380,6 +386,69 @@ def render_statistics(report: Report, fmt: str = "text") -> str:
         )
     width = max((len(str(n)) for _, n in rows), default=1)
     return "\n".join(f"{n:>{width}} {code} {names[code]}" for code, n in rows)
+
+
+# --- the inventory of losses (`--show-losses`) ------------------------------------------------
+
+# The keys of each loss in `--show-losses --format json`, in the order they are written.
+LOSS_JSON_KEYS = ("path", "line", "cell", "function", "source", "via", "site", "verdict", "findings")
+
+
+def render_losses(report: Report, fmt: str = "text", *, quiet: bool = False) -> str:
+    """Every function treated as a loss, one line each (`path:line: function (how it reaches
+    Keras): verdict`) and a summary, or a JSON array with `fmt` "json"."""
+    losses = sorted(report.losses, key=LossRecord.sort_key)
+    if fmt == "json":
+        return json.dumps([_loss_as_json(record) for record in losses], indent=2)
+    lines = [_loss_as_text(record) for record in losses]
+    if not quiet:
+        lines.append(_losses_summary(report))
+    return "\n".join(lines)
+
+
+def _place_json(place: Place | None) -> dict[str, object] | None:
+    if place is None:
+        return None
+    return {"path": place.path, "line": place.line, "cell": place.cell}
+
+
+def _loss_as_json(record: LossRecord) -> dict[str, object]:
+    values = {
+        "path": record.place.path,
+        "line": record.place.line,
+        "cell": record.place.cell,
+        "function": record.function,
+        "source": record.source,
+        "via": record.via,
+        "site": _place_json(record.site),
+        "verdict": record.verdict,
+        "findings": [{"code": f.code, "path": f.place.path, "line": f.place.line, "column": f.column,
+                      "cell": f.place.cell} for f in record.findings],
+    }
+    return {key: values[key] for key in LOSS_JSON_KEYS}
+
+
+_VERDICT_TEXT = {"not-analysed": "not analysed (nested too deeply)",
+                 "suppressed": "suppressed (its findings are not reported)"}
+
+
+def _loss_as_text(record: LossRecord) -> str:
+    """`pkg/losses.py:18: dice_loss (compile at train.py:26): collapses at pkg/losses.py:13 (LL101, and 2 more)`"""
+    verdict = _VERDICT_TEXT.get(record.verdict, record.verdict)
+    if record.findings:  # the first is the one the verdict rests on
+        first, more = record.findings[0], len(record.findings) - 1
+        verdict += f" at {first.place} ({first.code}" + (f", and {more} more)" if more else ")")
+    return f"{record.place}: {record.function} ({record.via}): {verdict}"
+
+
+def _losses_summary(report: Report) -> str:
+    if not report.losses:
+        return f"No losses found ({_count(report.files_scanned, 'file')} scanned)."
+    counts = Counter(record.verdict for record in report.losses)
+    parts = [f"{counts[verdict]} {verdict}" for verdict in
+             ("collapses", "coupled", "per-sample", "suppressed", "not-analysed") if counts[verdict]]
+    total = len(report.losses)
+    return f"{total} loss{'es' if total != 1 else ''}: {', '.join(parts)}."
 
 
 # --- rule documentation (`losslint rule`) ---------------------------------------------------

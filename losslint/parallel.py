@@ -6,7 +6,8 @@ The work comes in three kinds of tasks (losslint/incremental.py makes them):
             group holds no loss) parse with Python's parser (LL901/LL902)
   facts     parse and index a group of files (files that can see each other through imports)
             and report the names it contributes to the whole run
-  findings  analyse a group, knowing the whole run's names, and report its findings
+  findings  analyse a group, knowing the whole run's names, and report its findings and
+            its losses with their verdicts (`--show-losses`)
 
 Groups stay in the worker that parsed them: a worker keeps its projects between the `facts`
 and `findings` tasks, so no LibCST tree ever crosses a process boundary. Measured on the

@@ -19,12 +19,14 @@ from pathlib import Path
 import pytest
 
 from losslint import api, incremental, parallel
+from losslint import cache as cachelib
 from losslint.cli import main
 from losslint.ftypes import Settings
 from losslint.progress import Progress
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "fixtures"
+CACHE_FILE = f"v{cachelib.FORMAT}.json"  # the cache's one file (losslint/cache.py)
 
 
 def write(root: Path, files: dict[str, str]) -> None:
@@ -255,14 +257,14 @@ def test_settings_are_part_of_the_key(project):
 def test_a_corrupt_cache_file_is_ignored_and_rewritten(project):
     cache = project.parent / "cache"
     cold = api.check_paths([str(project)], Settings(), cache_dir=str(cache), jobs=1)
-    (cache / "v1.json").write_text('{"fingerprint": tru')
+    (cache / CACHE_FILE).write_text('{"fingerprint": tru')
     assert summary(api.check_paths([str(project)], Settings(), cache_dir=str(cache), jobs=1)) == summary(cold)
-    json.loads((cache / "v1.json").read_text())  # valid again
+    json.loads((cache / CACHE_FILE).read_text())  # valid again
     # Entries of the wrong shape under the right fingerprint are misses too.
-    data = json.loads((cache / "v1.json").read_text())
+    data = json.loads((cache / CACHE_FILE).read_text())
     for section in ("skipped", "quiet", "components", "facts", "findings"):
         data[section] = {key: "garbage" for key in data[section]}
-    (cache / "v1.json").write_text(json.dumps(data))
+    (cache / CACHE_FILE).write_text(json.dumps(data))
     assert summary(api.check_paths([str(project)], Settings(), cache_dir=str(cache), jobs=1)) == summary(cold)
 
 
@@ -279,17 +281,17 @@ def test_two_concurrent_runs_share_a_cache_folder(project):
             out, err = run.communicate(timeout=120)
             assert run.returncode == 1, err
             assert json.loads(out) == json.loads(expected.stdout)
-    json.loads((cache / "v1.json").read_text())
+    json.loads((cache / CACHE_FILE).read_text())
     assert (cache / ".gitignore").read_text().strip().endswith("*")
 
 
 def test_the_cli_caches_in_the_working_directory_unless_told_otherwise(project, monkeypatch, capsys):
     monkeypatch.delenv("LOSSLINT_CACHE_DIR", raising=False)
     assert main(["check", "-q", str(project)]) == 1
-    assert (project.parent / ".losslint_cache" / "v1.json").is_file()
+    assert (project.parent / ".losslint_cache" / CACHE_FILE).is_file()
     monkeypatch.setenv("LOSSLINT_CACHE_DIR", str(project.parent / "env-cache"))
     assert main(["check", "-q", str(project)]) == 1
-    assert (project.parent / "env-cache" / "v1.json").is_file()
+    assert (project.parent / "env-cache" / CACHE_FILE).is_file()
     assert main(["check", "-q", "--no-cache", "--cache-dir", str(project.parent / "never"), str(project)]) == 1
     assert not (project.parent / "never").exists()
     # The cache folder is never scanned, even when it sits inside the checked tree.

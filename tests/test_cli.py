@@ -175,6 +175,8 @@ def test_json_output_is_an_array_with_the_documented_keys(fake, capsys):
             "function",
             "cell",
             "loss_source",
+            "scope",
+            "losses",
         ]
     ]
     assert items[0]["name"] == "reduction-without-axis"

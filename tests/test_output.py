@@ -135,6 +135,8 @@ def test_json_objects_have_exactly_these_keys_in_this_order():
         "function",
         "cell",
         "loss_source",
+        "scope",
+        "losses",
     ]
     assert item == {
         "path": "nb.ipynb",
@@ -149,6 +151,8 @@ def test_json_objects_have_exactly_these_keys_in_this_order():
         "function": "dice_loss",
         "cell": 4,
         "loss_source": "compile",
+        "scope": None,
+        "losses": [],
     }
     assert rendered.startswith('[\n  {\n    "path": "nb.ipynb",')
 
