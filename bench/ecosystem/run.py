@@ -18,7 +18,8 @@ Two modes, as the accuracy issue measures them:
         pasted into a fresh project).
 
 Scoring, per labelled function (the function Keras calls, by its __qualname__ and file):
-  collapsing  found when an LL1xx finding names it as its loss (`function`), else a miss;
+  collapsing  found when an LL1xx finding names it as its loss (`function`, or one of
+              `losses`: every loss the reduction reaches), else a miss;
   coupled     found when an LL2xx finding names it and no LL1xx does; an LL1xx is a false report;
   per-sample, not-a-loss
               any finding naming it is a false report.
@@ -49,8 +50,8 @@ from losslint.ftypes import Settings
 out = {}
 for path in sys.argv[1:]:
     report = check_paths([path], Settings())
-    out[path] = [{"path": f.path, "code": f.code, "function": f.function, "line": f.line}
-                 for f in report.findings]
+    out[path] = [{"path": f.path, "code": f.code, "function": f.function, "line": f.line,
+                  "losses": list(getattr(f, "losses", None) or [])} for f in report.findings]
 print(json.dumps(out))
 """
 
@@ -156,12 +157,18 @@ def judge(entry: dict, findings: list[dict]) -> tuple[list[tuple], list[dict]]:
     claimed: dict[int, list[dict]] = defaultdict(list)
     unclaimed = []
     for finding in findings:
-        candidates = by_name.get(finding["function"], [])
-        same_file = [c for c in candidates if _norm(c["path"]) == _norm(finding["path"])]
-        owner = same_file[0] if same_file else (candidates[0] if len(candidates) == 1 else None)
-        if owner is None:
+        # every loss the reduction reaches (`losses`, when this losslint says it), else the one
+        # it is reported under
+        owners = []
+        for name in finding.get("losses") or [finding["function"]]:
+            candidates = by_name.get(name, [])
+            same_file = [c for c in candidates if _norm(c["path"]) == _norm(finding["path"])]
+            owner = same_file[0] if same_file else (candidates[0] if len(candidates) == 1 else None)
+            if owner is not None:
+                owners.append(owner)
+        if not owners:
             unclaimed.append(finding)
-        else:
+        for owner in owners:
             claimed[id(owner)].append(finding)
     results = []
     for label in labels:
