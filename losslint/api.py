@@ -159,6 +159,7 @@ def _load(project: Project, path: Path, display: str, data: bytes,
 
     from losslint.parsing import TooDeep, TooLarge, parse_module
     from losslint.project import ModuleInfo
+    from losslint.recovery import without_broken_definitions
 
     try:
         if path.suffix == ".ipynb":
@@ -166,10 +167,20 @@ def _load(project: Project, path: Path, display: str, data: bytes,
         text = _decode(data)
     except _Unreadable as exc:
         return [_file_finding(display, "LL902", str(exc))]
+    recovered = False
     try:
         tree = parse_module(text)
     except cst.ParserSyntaxError as exc:
-        return [_syntax_finding(display, exc, text)]
+        # Report the error, and analyse the definitions that parse on their own.
+        syntax_error = [_syntax_finding(display, exc, text)]
+        text = without_broken_definitions(text)
+        if text is None:
+            return syntax_error
+        try:
+            tree = parse_module(text)
+        except (cst.ParserSyntaxError, TooDeep, TooLarge, RecursionError):
+            return syntax_error
+        recovered = True
     except TooDeep as exc:
         return [_file_finding(display, "LL901", str(exc))]
     except TooLarge as exc:
@@ -179,9 +190,9 @@ def _load(project: Project, path: Path, display: str, data: bytes,
     if module is None:
         module = module_name_for(path) if path.exists() else (path.stem, False)
     name, is_package = module
-    if not project.add(ModuleInfo(path, display, name, is_package, tree, text)):
+    if not project.add(ModuleInfo(path, display, name, is_package, tree, text, recovered=recovered)):
         return [_file_finding(display, "LL901", "the file is nested too deeply to analyse")]
-    return []
+    return syntax_error if recovered else []
 
 
 def read_sources(sources: Sequence[SourceFile], report: Report,
@@ -276,6 +287,7 @@ def _load_notebook(project: Project, path: Path, display: str, data: bytes) -> l
     from losslint.notebook import NotebookError, NotPythonNotebook, join_cells, load_notebook
     from losslint.parsing import TooDeep, TooLarge, parse_module
     from losslint.project import ModuleInfo
+    from losslint.recovery import without_broken_definitions
 
     try:
         notebook = load_notebook(data.decode("utf-8-sig"))

@@ -337,6 +337,44 @@ class Finder:
             return []
         return [(method, 0, ())] if method is not None else []
 
+    def _wrapped_by_init(self, cls: ClassInfo):
+        """(site, function) for a `LossFunctionWrapper` subclass whose `__init__` hands its
+        loss function to the base: `super().__init__(lifted_struct_loss, name=...)` (the
+        TensorFlow Addons way of shipping a loss as a class)."""
+        init = cls.methods.get("__init__")
+        if init is None or not self._derives_from_wrapper(cls):
+            return []
+        found = []
+        for site in init.module.calls_by_name.get("__init__", ()):
+            call = site.call
+            if site.in_function is not init or not isinstance(call.func, cst.Attribute):
+                continue
+            receiver = call.func.value
+            via_super = isinstance(receiver, cst.Call) and last_name(receiver.func) == "super"
+            positional = [a.value for a in call.args if a.keyword is None and not a.star]
+            if not via_super and positional:
+                positional = positional[1:]  # `LossFunctionWrapper.__init__(self, fn, ...)`
+            fn = positional[0] if positional else next(
+                (a.value for a in call.args if a.keyword is not None and a.keyword.value == "fn"), None)
+            if fn is not None:
+                found.append((site, fn))
+        return found
+
+    def _derives_from_wrapper(self, cls: ClassInfo) -> bool:
+        todo, seen = [cls], set()
+        while todo:
+            klass = todo.pop()
+            if id(klass) in seen:
+                continue
+            seen.add(id(klass))
+            for base in klass.node.bases:
+                if last_name(base.value) == "LossFunctionWrapper":
+                    return True
+                resolved = self.project.resolve(base.value, klass.scope.parent or klass.scope)
+                if isinstance(resolved, ClassInfo):
+                    todo.append(resolved)
+        return False
+
     def _registry_values(self, registry: cst.BaseExpression, scope: Scope):
         """(value, scope) of every `registry[key] = value` for a registry named by a variable:
         the item assignments in the scope that binds it, or anywhere in its module when it
@@ -495,6 +533,9 @@ class Finder:
             if class_kind(self.project, cls) == "loss" and "call" in cls.methods:
                 if not _overrides_dunder_call(self.project, cls):
                     add(cls.methods["call"], "loss-subclass")
+            for site, fn_expr in self._wrapped_by_init(cls):
+                for fn, bound, kws in self.resolve(fn_expr, site.scope):
+                    add(fn, "wrapper", bound, kws, site)
         for fn in self.project.functions():
             if self._registered(fn):
                 weak.append((fn, "registry", None))
@@ -507,7 +548,8 @@ class Finder:
             if not self._excluded(fn):
                 add(fn, source, site=where)
         for fn in self.project.functions():
-            if isinstance(fn.node, cst.FunctionDef) and has_keras_signature(fn) and self._plain_owner(fn):
+            if isinstance(fn.node, cst.FunctionDef) and self._plain_owner(fn) and (
+                    has_keras_signature(fn) or _loss_object_call(fn)):
                 if id(fn.node) not in targets and not self._excluded(fn):
                     add(fn, "signature")
         order = {id(fn.node): i for i, fn in enumerate(self.project.functions())}
@@ -696,6 +738,13 @@ class Finder:
         if registry is not None:
             for target, _bound, _ in self.resolve(registry, scope):
                 weak.append((target, "custom-objects", site))
+
+
+def _loss_object_call(fn: FunctionInfo) -> bool:
+    """`__call__(self, gt, pr)` of a plain class named as a loss (`DiceLoss`, `SumOfLosses`):
+    a loss object of a library, whatever its parameters are called."""
+    return (fn.name == "__call__" and fn.cls is not None and is_loss_shaped(fn)
+            and bool(_head_words(fn.cls.name) & catalogue.LOSS_NAME_WORDS))
 
 
 def catalogue_ctl_methods() -> frozenset[str]:

@@ -772,6 +772,10 @@ def _apply(plans: list[Plan], contents: dict[Path, bytes], run: FixRun) -> bool:
 
     # LibCST drops a file's last line ending when it is a lone CR ("x = 1\r"): put back what
     # its own code generation loses, and fix nothing it would not reproduce byte for byte.
+    if module.recovered:
+        for plan in made:
+            plan.safety, plan.reason = None, "the file has a syntax error: fix it first"
+        return False
     unedited = module.tree.code
     if not module.source.startswith(unedited):
         for plan in made:

@@ -189,6 +189,9 @@ class ModuleInfo:
     tree: cst.Module
     source: str  # the text `tree` was parsed from: `tree.code == source`
     notebook: object | None = None  # notebook.NotebookSource for .ipynb files
+    # The file has a syntax error: `source` is its text with the top-level statements that do
+    # not parse blanked (losslint/recovery.py). Analysed, never fixed.
+    recovered: bool = False
     scope: Scope | None = None
     functions: list[FunctionInfo] = field(default_factory=list)
     classes: list[ClassInfo] = field(default_factory=list)
