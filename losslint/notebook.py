@@ -191,7 +191,7 @@ def _cell_text(cell: dict, index: int) -> str:
 # --------------------------------------------------------------------------------------------
 # A cell as IPython runs it
 #
-# IPython (`InteractiveShell.transform_cell`) turns a cell into Python in three steps, and
+# IPython (`InteractiveShell.transform_cell`) turns a cell into Python in four steps, and
 # `preprocess` follows them line for line:
 #
 # 1. Clean-up of the whole cell: leading blank lines are dropped; the first remaining line's
@@ -200,7 +200,7 @@ def _cell_text(cell: dict, index: int) -> str:
 #    prompts, are removed from every line when the first line (or the second) has one.
 # 2. A cell magic: the first line after clean-up starts with `%%`, and the cell becomes one
 #    call with the rest of the cell as a string. The magics in PYTHON_BODY_CELL_MAGICS run
-#    that string as a cell of its own (all three steps again); `%%debug` hands it to pdb as it
+#    that string as a cell of its own (all four steps again); `%%debug` hands it to pdb as it
 #    is; any other magic's body is another language or a file.
 # 3. Escapes, one logical line at a time (a statement start: not inside brackets, strings or a
 #    backslash continuation): a line ending in `name?` or `name??` asks for help; a line
@@ -212,7 +212,9 @@ def _cell_text(cell: dict, index: int) -> str:
 #    name of a line magic (`pip install x`, `cd ..`, `ls -la`, `matplotlib inline`) runs that
 #    magic, unless the rest of the line starts with `=` or `,` (`ls = 3`, `ls, x = f()`) or the
 #    name is bound in the user's namespace, which losslint reads as: bound at the top level
-#    of an earlier code cell (or a builtin or keyword).
+#    of an earlier code cell (or a builtin or keyword). Magics that extensions register
+#    (`%load_ext tensorboard`, then `tensorboard --logdir logs`) are not known, nor
+#    `%automagic off`: such a cell stays Python, and LL901 if it does not parse.
 #
 # What IPython turns into a call of `get_ipython()` becomes `pass` at the same indentation
 # (or, for `x = !cmd`, `x = None`, so that `x` is still bound), and the lines it swallowed

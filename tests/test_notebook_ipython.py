@@ -438,3 +438,13 @@ def test_a_fix_in_an_indented_cell_keeps_its_indentation(tmp_path):
     assert path.read_text() == text.replace(
         json.dumps("            tf.square(y_true - y_pred))\n"),
         json.dumps("            tf.square(y_true - y_pred), axis=-1)\n"))
+
+
+def test_checking_a_notebook_does_not_import_ipython():
+    # IPython is the tests' oracle only: losslint's own reading of cells must not need it.
+    code = ("import sys; from losslint.api import check_paths; from losslint.ftypes import Settings; "
+            f"check_paths([{str(NOTEBOOKS / 'ipython_tutorial.ipynb')!r}], Settings()); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('IPython', 'ipykernel')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert out.stdout.strip() == "[]"
