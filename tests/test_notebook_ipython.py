@@ -471,3 +471,25 @@ def test_checking_a_notebook_does_not_import_ipython():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": str(REPO)})
     assert out.stdout.strip() == "[]"
+
+
+def test_a_multi_line_fix_inside_a_function_keeps_the_block_indentation(tmp_path):
+    # LibCST renders the call's continuation line without the function body's indentation:
+    # the write-back puts it back (and keeps the cell's CRLF line endings).
+    cell = ["import tensorflow as tf\r\n", "def mse(y_true, y_pred):\r\n", "    return tf.reduce_mean(\r\n",
+            "        tf.square(y_true - y_pred))\r\n"]
+    text = json.dumps(json.loads(_notebook(("code", cell), ("code", ["model.compile(loss=mse)"]))), indent=1)
+    path = tmp_path / "train.ipynb"
+    path.write_text(text, newline="")
+    assert main(["check", "--fix", "--no-cache", str(path)]) == 0
+    assert json.loads(path.read_text())["cells"][0]["source"] == cell[:3] + ["        tf.square(y_true - y_pred), axis=-1)\r\n"]
+
+
+def test_a_fix_in_a_time_cell_with_an_indented_body(tmp_path):
+    cell = ["%%time\n", "  import tensorflow as tf\n", "  def mse(y_true, y_pred):\n",
+            "      return tf.reduce_mean(tf.square(y_true - y_pred))\n", "  model.compile(loss=mse)"]
+    path = tmp_path / "train.ipynb"
+    path.write_text(_notebook(("code", cell)))
+    assert main(["check", "--fix", "--no-cache", str(path)]) == 0
+    source = json.loads(path.read_text())["cells"][0]["source"]
+    assert source == cell[:3] + ["      return tf.reduce_mean(tf.square(y_true - y_pred), axis=-1)\n", cell[4]]
