@@ -324,34 +324,54 @@ def _clean_up(out: list[str], shifts: list[int], first: int) -> None:
 
 
 def _rewrite_escapes(out: list[str], first: int) -> None:
-    """Step 3: each logical line that IPython turns into a call of its own becomes Python."""
+    """Step 3: each logical line that IPython turns into a call of its own becomes Python.
+
+    IPython finds the first piece of its syntax in the cell, rewrites it and reads the cell
+    again; reading the logical lines in order, with the state of what is already Python, comes
+    to the same. At one logical line a help request wins over an escape; a line that ends in
+    `?` but names nothing IPython can look up stays as it is, and, since IPython keeps finding
+    that line first, no later help request in the cell is rewritten either.
+    """
     state = _LineState()
     i = first
+    # The logical line so far is only backslashes: its first token, which IPython looks at
+    # for an escape, is still to come.
+    token_less = False
+    help_blocked = False
     while i < len(out):
         line = out[i]
+        if token_less and _starts_with_escape(line):
+            i = _replace(out, i, _indentation(line) + "pass")
+            state, token_less = _LineState(), False
+            continue
         if not state.at_statement_start():
+            token_less = token_less and line.strip(" \t\f") == "\\"
             state.feed(line)
             i += 1
             continue
-        if _starts_with_escape(line):
-            i = _replace(out, i, _indentation(line) + "pass")
-            continue
-        # The whole logical line, scanned ahead on a copy of the state.
+        token_less = line.strip(" \t\f") == "\\"
+        # The whole logical line as the tokenizer groups it (an escape's brackets included),
+        # scanned ahead on a copy of the state; a bracket left open runs to the cell's end
+        # (its last line, not the empty string after a final newline).
+        last_line = len(out) - 2 if len(out) > 1 and out[-1] == "" else len(out) - 1
         probe = state.copy()
         end, assign, asks_help = i, None, False
         while True:
             equals, asks_help = probe.feed(out[end])
             if assign is None and equals is not None:
                 assign = (end, equals)
-            if probe.at_statement_start() or end == len(out) - 1:
+            if probe.at_statement_start() or end >= last_line:
                 break
             end += 1
-        # (A help request ends its logical line, or the cell when a bracket is left open.)
-        if asks_help and _HELP_TARGET.search("\n".join(out[i:end + 1])):
-            out[i] = _indentation(line) + "pass"
-            for k in range(i + 1, end + 1):
-                out[k] = ""
-            i = end + 1
+        if asks_help and not help_blocked:
+            if _HELP_TARGET.search("\n".join(out[i:end + 1])):
+                out[i] = _indentation(line) + "pass"
+                for k in range(i + 1, end + 1):
+                    out[k] = ""
+                i = end + 1
+                continue
+        if _starts_with_escape(line):
+            i = _replace(out, i, _indentation(line) + "pass")
             continue
         if assign is not None:
             row, column = assign
@@ -360,6 +380,7 @@ def _rewrite_escapes(out: list[str], first: int) -> None:
                 i = _replace(out, row, out[row][:escape] + "None")
                 state = _LineState()
                 continue
+        help_blocked = help_blocked or asks_help
         state.feed(line)
         i += 1
 
@@ -428,26 +449,32 @@ class _LineState:
 
     Tracks open brackets, a triple-quoted string left open, a string continued with a
     backslash, and explicit line continuation. The real tokenizer cannot be used: it stops at
-    the very magics being looked for.
+    the very magics being looked for. Like the `tokenize` module IPython reads cells with, an
+    unmatched closing bracket makes the count negative, and a line ends its statement when
+    the count is not positive; the `=` of an assignment is looked for in brackets counted
+    from the statement's start, never below zero, as IPython does.
     """
 
     def __init__(self) -> None:
         self.depth = 0
+        self.level = 0  # brackets open in this statement, never below zero
         self.quote: str | None = None
         self.continued = False
 
     def copy(self) -> _LineState:
         twin = _LineState()
-        twin.depth, twin.quote, twin.continued = self.depth, self.quote, self.continued
+        twin.depth, twin.level, twin.quote, twin.continued = self.depth, self.level, self.quote, self.continued
         return twin
 
     def at_statement_start(self) -> bool:
-        return self.depth == 0 and self.quote is None and not self.continued
+        return self.depth <= 0 and self.quote is None and not self.continued
 
     def feed(self, line: str) -> tuple[int | None, bool]:
         """Read one physical line. Returns the column of its first `=` that is an assignment
         (outside brackets, strings and comments, not part of `==`, `+=`, `:=`...) or None,
         and whether its code ends with `?` (outside a string, with no comment after it)."""
+        if self.at_statement_start():
+            self.level = 0
         quote = self.quote
         in_comment = False
         string_continues = False  # a backslash escaping the newline inside a string
@@ -471,14 +498,27 @@ class _LineState:
                 in_comment = True
                 break
             if char in "\"'":
-                quote = char * 3 if line.startswith(char * 3, i) else char
-                i += len(quote)
+                if line.startswith(char * 3, i):
+                    quote = char * 3
+                    i += 3
+                    continue
+                closed = _single_quoted_end(line, i)
+                if closed is None:
+                    # Never closed on its line: the tokenizer reads the quote alone as an
+                    # error and the rest of the line as code.
+                    last = char
+                    i += 1
+                    continue
+                quote = char
+                i += 1
                 continue
             if char in "([{":
                 self.depth += 1
+                self.level += 1
             elif char in ")]}":
-                self.depth = max(0, self.depth - 1)
-            elif (char == "=" and equals is None and self.depth == 0
+                self.depth -= 1
+                self.level = max(0, self.level - 1)
+            elif (char == "=" and equals is None and self.level == 0
                   and (i == 0 or line[i - 1] not in _OPERATOR_BEFORE_EQUALS)
                   and line[i + 1:i + 2] != "="):
                 equals = i
@@ -491,6 +531,23 @@ class _LineState:
         # Outside a string, a backslash can only be a line continuation.
         self.continued = quote is None and not in_comment and line.endswith("\\")
         return equals, quote is None and not in_comment and last == "?"
+
+
+def _single_quoted_end(line: str, start: int) -> int | None:
+    """Where the one-quote string opening at `start` ends on its line (the index after its
+    closing quote, or the line's length when a final backslash continues it); None when it
+    does not end."""
+    quote, i = line[start], start + 1
+    while i < len(line):
+        if line[i] == "\\":
+            if i == len(line) - 1:
+                return len(line)
+            i += 2
+        elif line[i] == quote:
+            return i + 1
+        else:
+            i += 1
+    return None
 
 
 class _EarlierBindings:

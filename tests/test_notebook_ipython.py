@@ -21,9 +21,12 @@ import random
 import subprocess
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from IPython.core.inputtransformer2 import TransformerManager
 
 from losslint.api import check_paths
@@ -93,7 +96,9 @@ class _AsLosslintReadsIt(ast.NodeTransformer):
 
 def _parse(text: str) -> ast.Module | None:
     try:
-        return ast.parse(text)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SyntaxWarning)  # `"\d"` in generated cells
+            return ast.parse(text)
     except SyntaxError:
         return None
 
@@ -221,6 +226,15 @@ STATIC_SHAPES = {
     "syntax error after an escape": "!ls\nx = (",
     "a two-line cell is not automagic": "cd ..\nx = 1",
     "a two-line cell: ls is Python": "ls -la\nx = 1",
+    # Found by the fuzzing below: how IPython's tokenizer groups lines.
+    "help in an open bracket": "(x?\n",
+    "help in an open bracket, then a blank line": "(x?\n\n",
+    "help wins over an escape on one logical line": "?[\nobj?",
+    "an unmatched closing bracket ends the line": ")[\nobj?",
+    "an unclosed quote is read as code": "[((\n))(}}'[\nobj?",
+    "an escape after a lone backslash": "\\\n!ls",
+    "a failed help request hides later ones": "a ??\nb?",
+    "a failed help request on an escape does not": "!ls ?\nb?",
 }
 
 # IPython's autocall escapes call a Python function with the rest of the line as arguments;
@@ -493,3 +507,37 @@ def test_a_fix_in_a_time_cell_with_an_indented_body(tmp_path):
     assert main(["check", "--fix", "--no-cache", str(path)]) == 0
     source = json.loads(path.read_text())["cells"][0]["source"]
     assert source == cell[:3] + ["      return tf.reduce_mean(tf.square(y_true - y_pred), axis=-1)\n", cell[4]]
+
+
+# Lines made of the characters IPython's syntax and Python's tokenizer care about.
+_CELL_TEXT = st.lists(st.text(alphabet=" \t\x0c!?%,;/=#'\"\\([{}])>.:xy1\u00e9\u2028", max_size=12), max_size=8)
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(_CELL_TEXT)
+def test_any_text_keeps_its_lines_and_untouched_text(lines):
+    # Whatever a cell holds, reading it never raises, keeps its lines, and a line it does not
+    # rewrite is the user's line less what IPython removes from its start.
+    cell = "\n".join(lines)
+    ours, shifts = preprocess(cell)
+    ours_lines = ours.split("\n")
+    assert len(ours_lines) == len(cell.split("\n"))
+    assert not shifts or len(shifts) == len(ours_lines)
+    for row, (line, mine) in enumerate(zip(cell.split("\n"), ours_lines)):
+        shift = shifts[row] if shifts else 0
+        assert line[shift:] == mine or mine.strip() in ("", "pass") or mine.endswith("None"), (row, line, mine)
+
+
+@settings(max_examples=1500, deadline=None, derandomize=True)
+@given(st.lists(st.text(alphabet=" \t!?%,;/=#'\"\\([{}])>.:xy1\u00e9", max_size=12), max_size=8))
+def test_any_text_reads_as_ipython_runs_it(lines):
+    # No magic's name can be spelt with these letters, so IPython's static transformer is the
+    # whole of what a kernel does to these cells. Autocall escapes are left out: IPython makes
+    # them calls, losslint `pass` (test_autocall_escapes_are_read_as_pass).
+    assume(not any(line.lstrip(" \t")[:1] in (",", ";", "/") for line in lines))
+    cell = "\n".join(lines)
+    try:
+        ipython = static_ipython(cell)
+    except Exception:  # noqa: BLE001 - IPython's own failures on garbage are not ours to judge
+        return
+    assert_runs_as_ipython(*_preprocessed(cell), ipython, static_ipython)
