@@ -381,8 +381,11 @@ def _rewrite_escapes(out: list[str], first: int) -> None:
                 state = _LineState()
                 continue
         help_blocked = help_blocked or asks_help
-        state.feed(line)
-        i += 1
+        if token_less:  # the escape the logical line may still start with is on the next line
+            state.feed(line)
+            i += 1
+        else:  # plain Python: the probe has read the logical line already
+            state, i = probe, end + 1
 
 
 def _replace(out: list[str], i: int, replacement: str) -> int:
