@@ -279,22 +279,22 @@ def preprocess(source: str, bound: Container[str] = frozenset()) -> tuple[str, t
 def _transform(lines: list[str], bound: Container[str]) -> tuple[list[str], list[int]]:
     out = list(lines)
     shifts = [0] * len(lines)
-    first = next((i for i, line in enumerate(lines) if line.strip()), None)
-    if first is None:
-        return out, shifts
-    _clean_up(out, shifts, first)
-
-    head = out[first]
-    if head.startswith("%%") and not _CELL_MAGIC_HELP.match(head):
+    start = 0  # where the cell starts: after the lines of the Python-body cell magics above it
+    while True:
+        first = next((i for i in range(start, len(out)) if out[i].strip()), None)
+        if first is None:
+            return out, shifts
+        _clean_up(out, shifts, first)
+        head = out[first]
+        if not head.startswith("%%") or _CELL_MAGIC_HELP.match(head):
+            break
         name = head[2:].rstrip().partition(" ")[0]
         if name not in PYTHON_BODY_CELL_MAGICS:
             return [""] * len(lines), [0] * len(lines)
         out[first] = ""
-        if name not in _UNTRANSFORMED_BODY_CELL_MAGICS:
-            body, body_shifts = _transform(out[first + 1:], bound)
-            out[first + 1:] = body
-            shifts[first + 1:] = [a + b for a, b in zip(shifts[first + 1:], body_shifts)]
-        return out, shifts
+        if name in _UNTRANSFORMED_BODY_CELL_MAGICS:
+            return out, shifts
+        start = first + 1  # the body is a cell of its own: all four steps again
 
     cleaned = list(out)
     _rewrite_escapes(out, first)
