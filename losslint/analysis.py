@@ -371,8 +371,8 @@ def to_finding(target: LossTarget, origin: Origin, code: str, message: str,
     line, column, end_line, end_column = module.span(origin.node, within)
     cell = None
     if module.notebook is not None:
-        cell, line = module.notebook.locate(line)
-        end_cell, end_line = module.notebook.locate(end_line)
+        cell, line, column = module.notebook.position(line, column)
+        end_cell, end_line, end_column = module.notebook.position(end_line, end_column)
         if end_cell != cell:
             end_line, end_column = line, column
     return Finding(

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
     from losslint.analysis import Analysis
     from losslint.finder import LossTarget
+    from losslint.notebook import CodeCell
     from losslint.project import ModuleInfo, Project
 
 
@@ -311,10 +312,10 @@ def _load_notebook(project: Project, path: Path, display: str, data: bytes) -> l
                 good.append(cell)
             except cst.ParserSyntaxError as exc:
                 finding = _syntax_finding(display, exc, cell.text)
-                findings.append(_replace_cell(finding, cell.index))
+                findings.append(_replace_cell(finding, cell))
             except (TooDeep, RecursionError):
                 findings.append(_replace_cell(_file_finding(display, "LL901", "the cell is nested too deeply to parse"),
-                                              cell.index))
+                                              cell))
         notebook = join_cells(good)
         try:
             tree = parse_module(notebook.source)
@@ -325,10 +326,12 @@ def _load_notebook(project: Project, path: Path, display: str, data: bytes) -> l
     return findings
 
 
-def _replace_cell(finding: Finding, cell: int) -> Finding:
+def _replace_cell(finding: Finding, cell: CodeCell) -> Finding:
+    """A finding in a cell's Python as a finding in the cell the user sees."""
     from dataclasses import replace
 
-    return replace(finding, cell=cell)
+    return replace(finding, cell=cell.index, column=cell.column(finding.line, finding.column),
+                   end_column=cell.column(finding.end_line, finding.end_column))
 
 
 def _syntax_finding(display: str, exc: cst.ParserSyntaxError, text: str) -> Finding:
