@@ -285,10 +285,13 @@ METRIC_NAME_HINTS = frozenset({"coef", "coeff", "coefficient", "acc", "accuracy"
                                "corr", "correlation", "pearson", "spearman", "kendall", "kendalls",
                                "tau", "sensitivity", "specificity", "confusion", "tp", "tn",
                                "fp", "fn", "positive", "positives", "negative", "negatives"})
+# Words that name a metric only as the last word of a name (`true_neg`, not `neg_log_likelihood`).
+METRIC_HEAD_WORDS = METRIC_NAME_HINTS | {"neg", "pos"}
 # Whole names that are metrics when nothing compiles them as a loss (`mae_batch` may be a loss).
 METRIC_NAMES = frozenset({"mae", "mape"})
 # A name with one of these words is a loss whatever else it says (`dice_coef_loss`).
-LOSS_NAME_WORDS = frozenset({"loss", "losses", "objective", "cost", "criterion"})
+LOSS_NAME_WORDS = frozenset({"loss", "losses", "objective", "cost", "criterion", "crossentropy", "xent",
+                             "nll", "hinge", "huber", "logcosh"})
 # Modules whose (y_true, y_pred) functions are evaluation code, unless named like losses.
 METRIC_MODULE_NAMES = frozenset({"metrics", "metric", "evaluation", "evaluate", "eval", "stats",
                                  "statistics", "scores", "scoring"})

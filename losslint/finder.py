@@ -611,9 +611,13 @@ class Finder:
             return True
         if _computes_outside_tensorflow(self.project, fn):
             return True
-        if id(fn.node) in self._helper_ids and not _head_words(fn.name) & catalogue.LOSS_NAME_WORDS:
+        module_words = {w for part in fn.module.name.split(".") for w in _words(part)}
+        if id(fn.node) in self._helper_ids and not (
+                _head_words(fn.name) & catalogue.LOSS_NAME_WORDS
+                or module_words & catalogue.LOSS_NAME_WORDS and not fn.name.startswith("_")):
             # a part of a loss (`dsc` in `1 - dsc(y_true, y_pred)`), reported through that
-            # loss; one named a loss (`dice_loss` in `bce + dice_loss`) is a loss itself
+            # loss; one named a loss (`dice_loss` in `bce + dice_loss`), or a public function
+            # of a losses module (`losses.focal_tversky`), is a loss itself
             return True
         parts = fn.qualname.split(".")
         # The enclosing functions: the factories that return it, nearest first.
@@ -622,16 +626,15 @@ class Finder:
             head = _head_words(factory)
             if head & catalogue.LOSS_NAME_WORDS:
                 return False  # `weighted_bce_loss(w)` returns its loss, whatever the inner name
-            if head & catalogue.METRIC_NAME_HINTS:
+            if head & catalogue.METRIC_HEAD_WORDS:
                 return True  # `TripletLossAccuracy(margin)` returns a metric
-        if _head_words(fn.name) & catalogue.METRIC_NAME_HINTS:
+        if _head_words(fn.name) & catalogue.METRIC_HEAD_WORDS:
             return True  # the head noun says metric: `triplet_loss_accuracy`, `bce_dice_score`
         words = _words(fn.name).union(*map(_words, factories))
         if words & catalogue.LOSS_NAME_WORDS:
             return False
         if words & catalogue.METRIC_NAME_HINTS:
             return True
-        module_words = {w for part in fn.module.name.split(".") for w in _words(part)}
         if fn.name.lower() in catalogue.METRIC_NAMES:  # `mae`: a metric, unless in a losses module
             return not module_words & catalogue.LOSS_NAME_WORDS
         return bool(module_words & catalogue.METRIC_MODULE_NAMES)

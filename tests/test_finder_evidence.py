@@ -1,0 +1,40 @@
+"""Which (y_true, y_pred) functions are losses: the evidence the finder weighs
+(losslint/finder.py, `Finder._excluded`), checked through the losses each finding reaches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from losslint.api import check_paths
+from losslint.ftypes import Settings
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+def losses_of(path: Path) -> set[str]:
+    report = check_paths([str(path)], Settings(), jobs=1)
+    return {name for f in report.findings for name in f.losses}
+
+
+def test_a_public_function_of_a_losses_module_is_a_loss_even_when_another_loss_calls_it():
+    found = losses_of(FIXTURES / "attach" / "segmentation_library")
+    assert found == {"tversky", "focal_tversky"}  # not `_overlap` (private part), not `true_neg` (a metric)
+
+
+def test_a_helper_outside_a_losses_module_is_a_part_of_its_loss(tmp_path):
+    (tmp_path / "train_utils.py").write_text(
+        "import tensorflow as tf\n\n"
+        "def overlap(y_true, y_pred):\n    return tf.reduce_sum(y_true * y_pred)\n\n"
+        "def dice_loss(y_true, y_pred):\n    return 1.0 - 2.0 * overlap(y_true, y_pred)\n")
+    assert losses_of(tmp_path) == {"dice_loss"}
+
+
+def test_the_head_word_decides_between_loss_and_metric(tmp_path):
+    (tmp_path / "objectives.py").write_text(
+        "import tensorflow as tf\n\n"
+        "def triplet_loss_accuracy(y_true, y_pred):\n    return tf.reduce_mean(y_pred)\n\n"
+        "def dice_coef_loss(y_true, y_pred):\n    return 1.0 - tf.reduce_mean(y_true * y_pred)\n\n"
+        "def weighted_bce_loss(w):\n"
+        "    def weighted_coef(y_true, y_pred):\n        return tf.reduce_mean(w * y_true * y_pred)\n"
+        "    return weighted_coef\n")
+    assert losses_of(tmp_path) == {"dice_coef_loss", "weighted_bce_loss.<locals>.weighted_coef"}
