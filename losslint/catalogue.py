@@ -319,6 +319,11 @@ DUCK_APIS = {
     "Loss": "keras.losses.Loss",
     "LossFunctionWrapper": "keras.losses.LossFunctionWrapper",
 }
+# Class names that are Keras' Loss bases wherever they are imported from, when the scan does
+# not hold that module (`from ..base import Loss` in a file checked alone).
+LOSS_BASE_NAMES = frozenset({"Loss", "LossFunctionWrapper"})
+# Packages whose attributes are their own: never read by DUCK_APIS.
+API_ROOTS = frozenset({"tensorflow", "keras", "tf_keras", "numpy", "jax", "torch", "scipy"})
 # Receivers of `.compile` that are not Keras models.
 NOT_MODEL_COMPILE = frozenset({"re", "regex", "torch", "jax", "numba", "tensorflow.compat.v1"})
 

@@ -82,6 +82,10 @@ def class_kind(project: Project, cls: ClassInfo, _seen: frozenset = frozenset())
             name = resolved.qualified
             if name in catalogue.LOSS_BASES or catalogue.is_loss_class(name):
                 return "loss"
+            if name.rpartition(".")[2] in catalogue.LOSS_BASE_NAMES and name.split(".")[0] not in catalogue.API_ROOTS:
+                # `from ..base import Loss` of a package the scan does not hold (a file checked
+                # alone): a class with `call(self, y_true, y_pred)` on a `Loss` is Keras' protocol
+                return "loss"
             if catalogue.is_metric_class(name):
                 return "metric"
         elif isinstance(resolved, ClassInfo):

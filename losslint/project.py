@@ -962,6 +962,10 @@ class Project:
             base = self.resolve(expr.value, scope, depth + 1)
             attr = expr.attr.value
             if isinstance(base, External):
+                if attr in catalogue.DUCK_APIS and base.qualified.split(".")[0] not in catalogue.API_ROOTS:
+                    # a proxy object of a package that is not scanned (`from . import KERAS_DEPS`
+                    # in a file checked alone): the name decides, as below
+                    return External(catalogue.DUCK_APIS[attr])
                 return External(catalogue.canonical(f"{base.qualified}.{attr}"), base.assumed)
             if isinstance(base, (ModuleInfo, ClassInfo)):
                 found = self.member(base, attr, depth + 1)
