@@ -1150,7 +1150,7 @@ class Evaluator:
                 return replace(positional[0], kind=Kind.BATCH, rank=1)
             return combine(tensors, "other")
         if qualified in catalogue.PER_SAMPLE_MAPS:
-            return self._per_sample_map(qualified, positional, keywords, frame, any_batch)
+            return self._per_sample_map(spelled, positional, keywords, frame, any_batch)
         if qualified in catalogue.CONDS:
             return join([self._branch(arg.value, frame) for arg in node.args[1:3]])
         if qualified in catalogue.BATCH_FLATTEN_LAYERS:
@@ -1233,25 +1233,21 @@ class Evaluator:
         rank = tensor.rank - len(set(axes))
         return replace(tensor, rank=rank, per_sample_note=_note(rank, node))
 
-    def _per_sample_map(self, qualified: str, positional: list[Value], keywords: dict[str, Value],
+    def _per_sample_map(self, spelled: str, positional: list[Value], keywords: dict[str, Value],
                         frame: Frame, any_batch: bool) -> Value:
         """`tf.map_fn(fn, elems)`: fn sees one sample at a time, and the results are stacked
         on axis 0, the batch. Reductions inside fn act on one sample."""
         fn = positional[0] if positional else keywords.get("fn", keywords.get("function", keywords.get("f")))
         elems = positional[1] if len(positional) > 1 else next(
             (keywords[k] for k in ("elems", "elements", "xs") if k in keywords), CONST)
-        if not any_batch:
-            return CONST
-        if fn is not None and fn.kind is Kind.OBJECT and isinstance(fn.obj, FuncRef) and fn.obj.function is not None:
-            sample = samples_of(elems)
-            params = fn.obj.function.positional_params()
-            if params:
-                result = self.call_function(fn.obj.function, (sample,), (), fn.obj.closure, frame.depth + 1)
-                if result.kind is Kind.SAMPLE and not result.container:
-                    return stacked(result)
-                if result.kind is Kind.CONST:
-                    return Value(Kind.BATCH)
-        return Value(Kind.BATCH)
+        if fn is not None and fn.kind is Kind.OBJECT and isinstance(fn.obj, FuncRef) and fn.obj.function is not None \
+                and fn.obj.function.positional_params():
+            # `lambda i: f(y_true[i], y_pred[i])` over `tf.range(batch)` sees one sample too.
+            result = self.call_function(fn.obj.function, (samples_of(elems),), (), fn.obj.closure, frame.depth + 1)
+            if result.kind is Kind.SAMPLE and not result.container:
+                value = stacked(result)
+                return replace(value, per_sample_note=f"{spelled}(...)" if value.rank == 1 else None)
+        return Value(Kind.BATCH) if any_batch else CONST
 
     def _branch(self, node: cst.BaseExpression, frame: Frame) -> Value:
         if isinstance(node, cst.Lambda):
@@ -1360,7 +1356,7 @@ class Evaluator:
                 f"`{spelled}(..., axis={_axis_text(axis)})` of a list of per-sample values reduces "
                 "axis 1, the batch axis (the list itself is axis 0)"
                 + (" (and a sum grows with the batch size)" if grows else ""),
-                "reduce over the list with `axis=0`"), statistic=True)
+                "reduce over the list with `axis=0`"))
         if 0 in positions and all(p >= 0 for p in positions):
             left = terms.rank - (len(positions) - 1) if terms.rank is not None and not keep else None
             return replace(terms, rank=left, per_sample_note=None)
