@@ -298,6 +298,9 @@ def _camel_under(name: str, namespaces: tuple[str, ...]) -> bool:
     return False
 
 
+# NumPy: its functions cannot take the symbolic tensors of a traced loss (NotImplementedError).
+NUMPY_PREFIX = "numpy."
+
 # Integer ranges: `axis=tf.range(1, tf.rank(x))` is every axis but the batch.
 RANGES = frozenset({"range", "tensorflow.range", "keras.ops.arange", "numpy.arange",
                     "tensorflow.experimental.numpy.arange"})

@@ -1165,6 +1165,10 @@ class Evaluator:
             if qualified in ("list", "tuple") and positional and positional[0].has_literal():
                 return positional[0]
             return CONST
+        if qualified.startswith(catalogue.NUMPY_PREFIX) and any_batch:
+            # NumPy on the batch tensors fails while Keras traces the loss (it is not silent):
+            # what follows is NumPy evaluation code, not a loss that trains.
+            return CONST
         return combine(tensors, "other")
 
     def _iterator(self, qualified: str, positional: list[Value]) -> Value:
