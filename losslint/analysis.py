@@ -50,6 +50,11 @@ def _coupling_message(origin: Origin) -> str:
         return (f"the per-sample loss is scaled by {origin.detail}, but Keras already averages "
                 "over the batch (`sum_over_batch_size`): the loss shrinks as the batch grows and the "
                 "last, partial batch is over-weighted; return the per-sample values undivided")
+    if origin.kind == "one-sample":
+        return (f"`{origin.api}` is one fixed sample of the batch (whichever comes first), and it is "
+                "combined with every sample's values: each sample's loss depends on another sample of "
+                "its batch, and changes with the order of the batch; index each sample's own row "
+                "(`y_true[:, ...]`)")
     if origin.kind == "batch-term":
         return (f"`{origin.api}(...)` is computed over the batch axis (a statistic of the whole batch, as "
                 "VICReg's variance and covariance terms or a batch centre are by design) and combined with "

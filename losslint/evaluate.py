@@ -199,6 +199,10 @@ def combine(values: list[Value], op: str = "add") -> Value:
         coupled = frozenset().union(*(v.coupled for v in data))
         broadcast = frozenset().union(*(v.broadcast for v in data))
         origins = frozenset().union(*(v.origins for v in batchy if v.kind is Kind.FLAT))
+        if batchy and op != "join":
+            coupled |= frozenset().union(*(v.origins for v in samples))  # `y_true[0]` for every sample
+        elif not batchy:
+            origins = frozenset().union(*(v.origins for v in samples))
         for value in collapsed:
             if op == "mul":
                 coupled |= value.origins
@@ -811,7 +815,13 @@ class Evaluator:
             # values puts the batch back together (and one that sums them reduces it).
             dropped = sum(1 for e in elements[1:] if isinstance(e, cst.Index) and _is_int(e.value))
             rank = base.rank - 1 - dropped if base.rank is not None and len(elements) == 1 + dropped else None
-            return Value(Kind.SAMPLE, rank=rank, coupled=base.coupled, loop=self._loop_of(first.value, frame))
+            fixed = frozenset()
+            if _is_int(first.value):
+                # `y_true[0, ...]`: the first sample, whatever the batch; used with every
+                # sample's values, it ties them all to that one.
+                fixed = frozenset({self._origin("LL201", "one-sample", node, frame, source_of(node), "")})
+            return Value(Kind.SAMPLE, rank=rank, coupled=base.coupled, origins=fixed,
+                         loop=self._loop_of(first.value, frame))
         dropped = sum(1 for e in elements[1:] if isinstance(e, cst.Index) and _is_int(e.value))
         added = sum(1 for e in elements[1:] if isinstance(e, cst.Index) and _is_newaxis(e.value))
         if base.rank is not None:
