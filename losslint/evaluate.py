@@ -595,7 +595,8 @@ class Evaluator:
                 # `[*terms, extra]`: the elements of `terms` and `extra`, positions unknown.
                 values = [element(v) if isinstance(e, cst.StarredElement) else v
                           for v, e in zip(values, node.elements)]
-                return replace(sequence(values), parts=None) if sequence(values).container else sequence(values)
+                seq = sequence(values)
+                return replace(seq, parts=None) if seq.container else seq
             return sequence(values)
         if isinstance(node, cst.Dict):
             values = [self.expr(e.value, frame) for e in node.elements if isinstance(e, cst.DictElement)]
@@ -816,7 +817,9 @@ class Evaluator:
             dropped = sum(1 for e in elements[1:] if isinstance(e, cst.Index) and _is_int(e.value))
             rank = base.rank - 1 - dropped if base.rank is not None and len(elements) == 1 + dropped else None
             fixed = frozenset()
-            if _is_int(first.value):
+            if isinstance(first.value, cst.Integer) and first.value.value == "0" and isinstance(node.value, cst.Name):
+                # (Only `name[0]`: the results of unknown calls and attribute chains may be
+                # lists or shapes rather than batch tensors.)
                 # `y_true[0, ...]`: the first sample, whatever the batch; used with every
                 # sample's values, it ties them all to that one.
                 fixed = frozenset({self._origin("LL201", "one-sample", node, frame, source_of(node), "")})
@@ -951,6 +954,8 @@ class Evaluator:
             return CONST  # keys(), index(), count()...
         if base.batchy and attr in ("numpy", "eval"):
             return base
+        if base.batchy and attr == "get_shape":
+            return Value(Kind.SHAPE)  # `y_pred.get_shape()` is `y_pred.shape`
         return combine([base] + positional, "other") if base.kind is not Kind.OBJECT else combine(positional, "other")
 
     def find_method(self, cls: ClassInfo, name: str) -> FunctionInfo | None:
