@@ -800,13 +800,23 @@ class Evaluator:
                     return loop
         return None
 
+    def _scalar_index(self, element, frame: Frame) -> bool:
+        """Does this subscript element pick one position (dropping its axis)? An integer, or
+        the variable of a loop over `range(...)`/`enumerate(...)` (`y_pred[:, i]`)."""
+        if not isinstance(element, cst.Index):
+            return False
+        if _is_int(element.value):
+            return True
+        return isinstance(element.value, cst.Name) and self._loop_of(element.value, frame) is not None \
+            and frame.env.get(element.value.value, CONST).kind is Kind.CONST
+
     def _index_batch(self, base: Value, elements, frame: Frame, node) -> Value:
         first = elements[0]
         if isinstance(first, cst.Index):
             if _is_newaxis(first.value):
                 return replace(base, kind=Kind.MOVED, rank=None)
             if isinstance(first.value, cst.Ellipsis):
-                dropped = sum(1 for e in elements[1:] if isinstance(e, cst.Index) and _is_int(e.value))
+                dropped = sum(1 for e in elements[1:] if self._scalar_index(e, frame))
                 rank = base.rank - dropped if base.rank is not None else None
                 return replace(base, rank=rank, per_sample_note=_note(rank, node))
             index = self.expr(first.value, frame)
@@ -814,18 +824,17 @@ class Evaluator:
                 return replace(base, rank=None)  # boolean mask / gather: still batch rows
             # `y_true[i]`: one sample. Not a reduction we report, but a loop that stacks such
             # values puts the batch back together (and one that sums them reduces it).
-            dropped = sum(1 for e in elements[1:] if isinstance(e, cst.Index) and _is_int(e.value))
+            dropped = sum(1 for e in elements[1:] if self._scalar_index(e, frame))
             rank = base.rank - 1 - dropped if base.rank is not None and len(elements) == 1 + dropped else None
             fixed = frozenset()
             if isinstance(first.value, cst.Integer) and first.value.value == "0" and isinstance(node.value, cst.Name):
-                # (Only `name[0]`: the results of unknown calls and attribute chains may be
-                # lists or shapes rather than batch tensors.)
                 # `y_true[0, ...]`: the first sample, whatever the batch; used with every
-                # sample's values, it ties them all to that one.
+                # sample's values, it ties them all to that one. (Only `name[0]`: the results
+                # of unknown calls and attribute chains may be lists or shapes, not tensors.)
                 fixed = frozenset({self._origin("LL201", "one-sample", node, frame, source_of(node), "")})
             return Value(Kind.SAMPLE, rank=rank, coupled=base.coupled, origins=fixed,
                          loop=self._loop_of(first.value, frame))
-        dropped = sum(1 for e in elements[1:] if isinstance(e, cst.Index) and _is_int(e.value))
+        dropped = sum(1 for e in elements[1:] if self._scalar_index(e, frame))
         added = sum(1 for e in elements[1:] if isinstance(e, cst.Index) and _is_newaxis(e.value))
         if base.rank is not None:
             rank = base.rank - dropped + added
