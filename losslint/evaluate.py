@@ -1076,7 +1076,8 @@ class Evaluator:
                 return self._collapse("LL102", node, frame, spelled, _message(
                     f"`{spelled}` adds up the rows of every sample of the batch into one row per "
                     "segment, which reduces the batch axis",
-                    "reduce within each sample, e.g. with `axis=-1`"), statistic=True)
+                    "segment the values of each sample on their own (one segment id per sample and "
+                    "class), or compute the statistic once from the training data"), statistic=True)
             return combine(tensors, "other")
         if qualified in catalogue.WEIGHT_ARGUMENTS:
             name, position = catalogue.WEIGHT_ARGUMENTS[qualified]
