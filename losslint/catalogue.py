@@ -298,6 +298,30 @@ def _camel_under(name: str, namespaces: tuple[str, ...]) -> bool:
     return False
 
 
+# Per-sample loss functions that average (or sum) over the last axis: their result has one
+# axis less than their inputs (so of a value that is one number per sample, the batch goes).
+# Value: the inputs whose rank counts, by (position, keyword); the sparse ones only y_pred's.
+def _last_axis_losses() -> dict[str, tuple[tuple[int, str], ...]]:
+    both = ((0, "y_true"), (1, "y_pred"))
+    table: dict[str, tuple[tuple[int, str], ...]] = {}
+    for namespace in ("keras.losses.", "keras.metrics."):
+        for name in ("mean_squared_error", "mse", "MSE", "mean_absolute_error", "mae", "MAE",
+                     "mean_absolute_percentage_error", "mape", "MAPE", "mean_squared_logarithmic_error",
+                     "msle", "MSLE", "binary_crossentropy", "categorical_crossentropy",
+                     "binary_focal_crossentropy", "categorical_focal_crossentropy", "kl_divergence",
+                     "kld", "KLD", "kullback_leibler_divergence", "poisson", "hinge", "squared_hinge",
+                     "categorical_hinge", "log_cosh", "logcosh", "huber", "cosine_similarity"):
+            table[namespace + name] = both
+        table[namespace + "sparse_categorical_crossentropy"] = ((1, "y_pred"),)
+    table["keras.backend.categorical_crossentropy"] = ((0, "target"), (1, "output"))
+    table["keras.backend.sparse_categorical_crossentropy"] = ((1, "output"),)
+    table["tensorflow.nn.softmax_cross_entropy_with_logits"] = ((0, "labels"), (1, "logits"))
+    table["tensorflow.nn.sparse_softmax_cross_entropy_with_logits"] = ((1, "logits"),)
+    return table
+
+
+LAST_AXIS_LOSSES = _last_axis_losses()
+
 # NumPy: its functions cannot take the symbolic tensors of a traced loss (NotImplementedError).
 NUMPY_PREFIX = "numpy."
 

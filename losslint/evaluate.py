@@ -1079,6 +1079,22 @@ class Evaluator:
                     "segment the values of each sample on their own (one segment id per sample and "
                     "class), or compute the statistic once from the training data"), statistic=True)
             return combine(tensors, "other")
+        if qualified in catalogue.LAST_AXIS_LOSSES:
+            inputs = [positional[i] if i < len(positional) else keywords.get(name)
+                      for i, name in catalogue.LAST_AXIS_LOSSES[qualified]]
+            result = combine(tensors, "other")
+            ranks = [v.rank for v in inputs if v is not None and v.kind is Kind.BATCH]
+            if result.kind is not Kind.BATCH or not ranks or len(ranks) < len(inputs) or None in ranks:
+                return replace(result, rank=None, per_sample_note=None) if result.batchy else result
+            if max(ranks) == 1:
+                note = next((v.per_sample_note for v in inputs if v is not None and v.per_sample_note), None)
+                where = f" (`{note}`)" if note else ""
+                return self._collapse("LL102", node, frame, spelled, _message(
+                    f"`{spelled}` averages over the last axis, and its inputs are already one number "
+                    f"per sample{where}, so the last axis is the batch axis",
+                    "keep a feature axis (`y_pred[:, 0:1]`), or compute the per-sample loss directly"))
+            rank = max(ranks) - 1
+            return replace(result, rank=rank, per_sample_note=f"{spelled}(...)" if rank == 1 else None)
         if qualified in catalogue.WEIGHT_ARGUMENTS:
             name, position = catalogue.WEIGHT_ARGUMENTS[qualified]
             weight = positional[position] if len(positional) > position else keywords.get(name)
