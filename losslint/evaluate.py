@@ -2,12 +2,17 @@
 
 Every expression gets a `Value` that says what happened to the batch axis: still there
 (BATCH), moved off axis 0 by a pairwise product or a transpose (MOVED), merged into the
-elements by a flatten (FLAT), reduced away (COLLAPSED), or never there (CONST). A COLLAPSED
-value remembers the reductions (`Origin`s) that collapsed it, so when it reaches a `return`
-the finding is reported at the reduction, not at the return.
+elements by a flatten (FLAT), reduced away (COLLAPSED), or never there (CONST); SAMPLE is one
+sample of the batch (`y_true[i]`, what a `tf.map_fn` function sees), which a stack turns back
+into the batch. A COLLAPSED value remembers the reductions (`Origin`s) that collapsed it, so
+when it reaches a `return` the finding is reported at the reduction, not at the return.
+Python lists, tuples and dicts of such values are followed as sequences (`losses.append`,
+comprehensions, `zip`), so `tf.add_n`, `tf.stack`, `sum` and reductions of a list know what
+they add up.
 
-The interpreter walks statements in order (assignments, augmented assignments, if/else with
-both branches merged, loops run twice, early returns) and steps into helper functions of the
+The interpreter walks statements in order (assignments, augmented assignments, calls made as
+statements, if/else with both branches merged, loops run twice with their target bound to an
+element of what they iterate, early returns) and steps into helper functions of the
 scanned code with the abstract arguments of the call. What it does not know it treats as
 element-wise, which keeps the batch: losslint prefers a missed finding to a false one.
 
