@@ -64,8 +64,8 @@ def _coupling_message(origin: Origin) -> str:
                 "compute it per sample (`axis=-1`) or from constants")
     if origin.statistic:
         return (f"the per-sample loss is scaled by `{origin.api}(...)`, computed over the batch axis (a "
-                "statistic of this batch: its class counts, mean or spread), so each sample's loss depends on the rest of "
-                "its batch: its weight changes with the batch it lands in, and samples with zero weight "
+                "statistic of this batch: its class counts, mean or spread), so each sample's loss depends "
+                "on the rest of its batch: its weight changes with the batch it lands in, and samples with zero weight "
                 "still move the statistic; compute such weights once from the training labels and use "
                 "them as constants, or normalise each sample by its own statistics (`axis=-1`)")
     return (f"the per-sample loss is scaled by `{origin.api}(...)`, a statistic of the whole batch, so "

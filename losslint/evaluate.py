@@ -591,12 +591,12 @@ class Evaluator:
             values = [self.expr(e.value, frame) for e in node.elements]
             if not values:
                 return const(())
-            if all(v.has_literal() for v in values) and not any(isinstance(e, cst.StarredElement)
-                                                                 for e in node.elements):
+            starred = any(isinstance(e, cst.StarredElement) for e in node.elements)
+            if all(v.has_literal() for v in values) and not starred:
                 result = combine(values, "join")
                 return replace(result, literal=tuple(v.literal for v in values)) if result.kind is Kind.CONST \
                     else result
-            if any(isinstance(e, cst.StarredElement) for e in node.elements):
+            if starred:
                 # `[*terms, extra]`: the elements of `terms` and `extra`, positions unknown.
                 values = [element(v) if isinstance(e, cst.StarredElement) else v
                           for v, e in zip(values, node.elements)]
@@ -979,8 +979,6 @@ class Evaluator:
         return None
 
     def _instantiate(self, node: cst.Call, cls: ClassInfo, frame: Frame) -> Value:
-        from losslint.finder import class_kind  # the finder knows what a Loss subclass is
-
         _, keywords = self._args(node, frame)  # (also for their effects on the frame: walrus)
         return self._loss_instance(cls, keywords)
 
