@@ -57,6 +57,24 @@ def _coupling_message(origin: Origin) -> str:
         return (f"the per-sample loss is scaled by {origin.detail}, but Keras already averages "
                 "over the batch (`sum_over_batch_size`): the loss shrinks as the batch grows and the "
                 "last, partial batch is over-weighted; return the per-sample values undivided")
+    if origin.kind == "one-sample":
+        return (f"`{origin.api}` is one fixed sample of the batch (whichever comes first), and it is "
+                "combined with every sample's values: each sample's loss depends on another sample of "
+                "its batch, and changes with the order of the batch; index each sample's own row "
+                "(`y_true[:, ...]`)")
+    if origin.kind == "batch-term":
+        return (f"`{origin.api}(...)` is computed over the batch axis (a statistic of the whole batch, as "
+                "VICReg's variance and covariance terms or a batch centre are by design) and combined with "
+                "every sample's values: the loss keeps one value per sample, but each depends on the other "
+                "samples of its batch, so samples with zero weight or masked out still move it and it "
+                "changes with the batch size; if that is intended, say so with `# noqa: LL201`, otherwise "
+                "compute it per sample (`axis=-1`) or from constants")
+    if origin.statistic:
+        return (f"the per-sample loss is scaled by `{origin.api}(...)`, computed over the batch axis (a "
+                "statistic of this batch: its class counts, mean or spread), so each sample's loss depends "
+                "on the rest of its batch: its weight changes with the batch it lands in, and samples with zero weight "
+                "still move the statistic; compute such weights once from the training labels and use "
+                "them as constants, or normalise each sample by its own statistics (`axis=-1`)")
     return (f"the per-sample loss is scaled by `{origin.api}(...)`, a statistic of the whole batch, so "
             "each sample's loss depends on the rest of its batch; normalise each sample by its own "
             "statistics (`axis=-1`) or by a constant")

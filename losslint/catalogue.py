@@ -91,6 +91,10 @@ def _reductions() -> dict[str, Reduction]:
         table[f"keras.ops.{family}"] = Reduction(family)
     table["keras.ops.norm"] = Reduction("norm", axis_position=2)
     table["keras.ops.count_nonzero"] = Reduction("count_nonzero", code="LL104")
+    # Counts of each value over every element (`axis=None`), the batch included: class
+    # frequencies of the batch (`tf.math.bincount(arr, weights, minlength, maxlength, dtype,
+    # name, axis)`).
+    table["tensorflow.bincount"] = Reduction("bincount", axis_position=6)
     return table
 
 
@@ -221,7 +225,30 @@ BATCH_PRODUCTS = frozenset({"keras.backend.batch_dot"})
 TRANSPOSES = frozenset({"tensorflow.transpose", "keras.ops.transpose", "keras.backend.transpose",
                         "tensorflow.linalg.matrix_transpose", "tensorflow.linalg.adjoint"})
 EXPAND_DIMS = frozenset({"tensorflow.expand_dims", "keras.ops.expand_dims", "keras.backend.expand_dims"})
+# Remove size-1 axes: one less axis per axis named; how many without `axis` is not visible.
+SQUEEZES = frozenset({"tensorflow.squeeze", "keras.ops.squeeze", "keras.backend.squeeze",
+                      "tensorflow.experimental.numpy.squeeze"})
+# Stack a list of tensors along a new axis (0 by default): of per-sample values, the batch.
 STACKS = frozenset({"tensorflow.stack", "keras.ops.stack", "keras.backend.stack"})
+# Join a list of tensors along an existing axis: the default axis of each.
+CONCATS = {"tensorflow.concat": 0, "keras.backend.concatenate": -1, "keras.ops.concatenate": 0,
+           "tensorflow.experimental.numpy.concatenate": 0, "keras.layers.concatenate": -1}
+# Add up a list of tensors element-wise (`tf.add_n(losses)`, `sum(losses)`).
+SEQUENCE_SUMS = frozenset({"sum", "tensorflow.add_n", "tensorflow.accumulate_n"})
+# Python builtins that build sequences from sequences (`zip(y_trues, y_preds)`).
+ITERATORS = frozenset({"zip", "enumerate", "list", "tuple", "sorted", "reversed", "iter"})
+# `functools.partial(fn_or_class, ...)`: calling it calls the first argument.
+PARTIALS = frozenset({"functools.partial"})
+# Look up rows of a table by index (`tf.gather(class_weights, labels)`): a table computed
+# from the batch scales each sample it is looked up for.
+LOOKUPS = frozenset({"tensorflow.gather", "tensorflow.gather_nd", "keras.ops.take", "keras.ops.take_along_axis",
+                     "keras.backend.gather", "tensorflow.nn.embedding_lookup", "tensorflow.experimental.numpy.take"})
+# Sums over segments of rows (every sample's rows into one row per segment): the batch reduced.
+SEGMENT_REDUCTIONS = frozenset({
+    f"tensorflow.{kind}segment_{op}" for kind in ("", "unsorted_") for op in ("sum", "mean", "max", "min", "prod")
+} | {"tensorflow.unsorted_segment_sqrt_n", "keras.ops.segment_sum", "keras.ops.segment_max"})
+# Element-wise losses with an argument that scales each element: (keyword, position).
+WEIGHT_ARGUMENTS = {"tensorflow.nn.weighted_cross_entropy_with_logits": ("pos_weight", 2)}
 # The diagonal of a pairwise matrix: one value per sample.
 DIAGONALS = frozenset({"tensorflow.linalg.diag_part", "tensorflow.linalg.tensor_diag_part",
                        "tensorflow.diag_part", "keras.ops.diagonal", "keras.ops.diag"})
@@ -270,6 +297,33 @@ def _camel_under(name: str, namespaces: tuple[str, ...]) -> bool:
             return "." not in rest and rest[:1].isupper() and rest != "Reduction"
     return False
 
+
+# Per-sample loss functions that average (or sum) over the last axis: their result has one
+# axis less than their inputs (so of a value that is one number per sample, the batch goes).
+# Value: the inputs whose rank counts, by (position, keyword); the sparse ones only y_pred's.
+def _last_axis_losses() -> dict[str, tuple[tuple[int, str], ...]]:
+    both = ((0, "y_true"), (1, "y_pred"))
+    table: dict[str, tuple[tuple[int, str], ...]] = {}
+    for namespace in ("keras.losses.", "keras.metrics."):
+        for name in ("mean_squared_error", "mse", "MSE", "mean_absolute_error", "mae", "MAE",
+                     "mean_absolute_percentage_error", "mape", "MAPE", "mean_squared_logarithmic_error",
+                     "msle", "MSLE", "binary_crossentropy", "categorical_crossentropy",
+                     "binary_focal_crossentropy", "categorical_focal_crossentropy", "kl_divergence",
+                     "kld", "KLD", "kullback_leibler_divergence", "poisson", "hinge", "squared_hinge",
+                     "categorical_hinge", "log_cosh", "logcosh", "huber", "cosine_similarity"):
+            table[namespace + name] = both
+        table[namespace + "sparse_categorical_crossentropy"] = ((1, "y_pred"),)
+    table["keras.backend.categorical_crossentropy"] = ((0, "target"), (1, "output"))
+    table["keras.backend.sparse_categorical_crossentropy"] = ((1, "output"),)
+    table["tensorflow.nn.softmax_cross_entropy_with_logits"] = ((0, "labels"), (1, "logits"))
+    table["tensorflow.nn.sparse_softmax_cross_entropy_with_logits"] = ((1, "logits"),)
+    return table
+
+
+LAST_AXIS_LOSSES = _last_axis_losses()
+
+# NumPy: its functions cannot take the symbolic tensors of a traced loss (NotImplementedError).
+NUMPY_PREFIX = "numpy."
 
 # Integer ranges: `axis=tf.range(1, tf.rank(x))` is every axis but the batch.
 RANGES = frozenset({"range", "tensorflow.range", "keras.ops.arange", "numpy.arange",

@@ -2,12 +2,17 @@
 
 Every expression gets a `Value` that says what happened to the batch axis: still there
 (BATCH), moved off axis 0 by a pairwise product or a transpose (MOVED), merged into the
-elements by a flatten (FLAT), reduced away (COLLAPSED), or never there (CONST). A COLLAPSED
-value remembers the reductions (`Origin`s) that collapsed it, so when it reaches a `return`
-the finding is reported at the reduction, not at the return.
+elements by a flatten (FLAT), reduced away (COLLAPSED), or never there (CONST); SAMPLE is one
+sample of the batch (`y_true[i]`, what a `tf.map_fn` function sees), which a stack turns back
+into the batch. A COLLAPSED value remembers the reductions (`Origin`s) that collapsed it, so
+when it reaches a `return` the finding is reported at the reduction, not at the return.
+Python lists, tuples and dicts of such values are followed as sequences (`losses.append`,
+comprehensions, `zip`), so `tf.add_n`, `tf.stack`, `sum` and reductions of a list know what
+they add up.
 
-The interpreter walks statements in order (assignments, augmented assignments, if/else with
-both branches merged, loops run twice, early returns) and steps into helper functions of the
+The interpreter walks statements in order (assignments, augmented assignments, calls made as
+statements, if/else with both branches merged, loops run twice with their target bound to an
+element of what they iterate, early returns) and steps into helper functions of the
 scanned code with the abstract arguments of the call. What it does not know it treats as
 element-wise, which keeps the batch: losslint prefers a missed finding to a false one.
 
@@ -40,6 +45,8 @@ from losslint.project import (
 )
 
 _NO_LITERAL = object()
+# Methods that add elements to a list, set or dict held in a variable.
+_SEQUENCE_ADDS = frozenset({"append", "extend", "insert", "add", "update", "setdefault"})
 _MAX_DEPTH = 12
 
 
@@ -55,6 +62,7 @@ class Kind(enum.Enum):
     COLLAPSED = "collapsed"  # batch data with the batch axis reduced away
     SHAPE = "shape"  # tf.shape(batch tensor): element 0 is the batch size
     OBJECT = "object"  # a Python object we track: loss/metric instance, function, self
+    SAMPLE = "sample"  # one sample of the batch (`y_true[i]`, what a map_fn's function sees)
 
 
 BATCHY = (Kind.BATCH, Kind.MOVED, Kind.FLAT)
@@ -71,6 +79,10 @@ class Origin:
     api: str  # as spelled in the source: "tf.reduce_mean", "K.sum"
     detail: str  # message text for this origin
     function: FunctionInfo | None = None  # the function whose body holds the node
+    # The reduction names the batch axis on purpose (`axis=0`, `za^T @ zb`): a statistic of the
+    # batch by design (VICReg, class counts), not a forgotten `axis`. Broadcast back onto
+    # per-sample values it couples the samples (LL201) rather than collapsing the loss.
+    statistic: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,6 +99,16 @@ class LossObject:
 class FuncRef:
     function: FunctionInfo
     closure: dict | None = None  # the defining frame's env, for functions defined in a loss
+
+
+@dataclass(frozen=True)
+class Partial:
+    """`functools.partial(callee, *args, **keywords)`: called, it calls `callee` with them too."""
+
+    callee: Value
+    args: tuple
+    keywords: tuple  # sorted (name, Value) pairs
+    spelled: str  # the callee as written, for messages
 
 
 @dataclass(frozen=True)
@@ -116,6 +138,16 @@ class Value:
     literal: Any = _NO_LITERAL  # CONST: a hashable Python literal, when known
     obj: Any = None  # OBJECT payload
     per_sample_note: str | None = None  # the expression that made a rank-1 per-sample value
+    # A Python list/tuple/dict of values: the fields above describe the join of its elements
+    # (so most code can treat it as its elements); the calls that know sequences (`tf.stack`,
+    # `tf.add_n`, `sum`, a reduction of a list) use the flag. `parts`: the values by position
+    # (a tuple literal); `item`: the value of every element when it has a structure of its own
+    # (the tuples `zip` and `enumerate` yield).
+    container: bool = False
+    parts: tuple | None = None
+    item: Any = None
+    # SAMPLE: the loop (id of its node) whose variable indexed the batch, if any.
+    loop: int | None = None
 
     @property
     def batchy(self) -> bool:
@@ -145,34 +177,54 @@ def combine(values: list[Value], op: str = "add") -> Value:
     """The value of an element-wise expression over `values`.
 
     op "add": +, -, where, maximum...: a collapsed operand is broadcast back onto every sample
-    and still reaches the result (reported with its own code). op "mul": *, /: a collapsed
-    operand scales every sample (a batch statistic as normaliser, LL201). op "other": an
-    unknown function; a collapsed operand next to batch data is dropped (we do not know what
-    the function does with it, and a false alarm costs more than a miss).
+    and still reaches the result (reported with its own code), unless it is a statistic of the
+    batch by design (`axis=0`), which couples the samples instead (LL201). op "mul": *, /: a
+    collapsed operand scales every sample (a batch statistic as normaliser, LL201). op "other":
+    an unknown function; a collapsed operand next to batch data is dropped (we do not know what
+    the function does with it, and a false alarm costs more than a miss). op "join": a merge of
+    paths or the elements of one sequence; a sequence stays a sequence.
     """
+    if op != "join":
+        values = [element(v) if v.container else v for v in values]
     batchy = [v for v in values if v.batchy]
     collapsed = [v for v in values if v.kind is Kind.COLLAPSED]
-    if batchy:
-        if any(v.kind is Kind.MOVED for v in batchy):
+    samples = [v for v in values if v.kind is Kind.SAMPLE]
+    if batchy or samples:
+        data = batchy or samples
+        if not batchy:
+            kind = Kind.SAMPLE
+        elif any(v.kind is Kind.MOVED for v in batchy):
             kind = Kind.MOVED
         elif any(v.kind is Kind.FLAT for v in batchy):
             kind = Kind.FLAT
         else:
             kind = Kind.BATCH
-        ranks = [v.rank for v in batchy]
+        ranks = [v.rank for v in data]
         rank = max(ranks) if all(r is not None for r in ranks) else None
-        coupled = frozenset().union(*(v.coupled for v in batchy))
-        broadcast = frozenset().union(*(v.broadcast for v in batchy))
+        coupled = frozenset().union(*(v.coupled for v in data))
+        broadcast = frozenset().union(*(v.broadcast for v in data))
         origins = frozenset().union(*(v.origins for v in batchy if v.kind is Kind.FLAT))
+        if batchy and op != "join":
+            coupled |= frozenset().union(*(v.origins for v in samples))  # `y_true[0]` for every sample
+        elif not batchy:
+            origins = frozenset().union(*(v.origins for v in samples))
         for value in collapsed:
             if op == "mul":
                 coupled |= value.origins
-            elif op in ("add", "join"):
+            elif op == "add":
+                reductions = {o for o in value.origins if o.kind == "reduction"}
+                coupled |= {replace(o, kind="batch-term") for o in reductions if o.statistic}
+                broadcast |= {o for o in reductions if not o.statistic}
+                coupled |= value.coupled
+            elif op == "join":
                 # A join is a merge of paths: the collapsed path still reaches the result.
                 broadcast |= {o for o in value.origins if o.kind == "reduction"}
                 coupled |= value.coupled
-        note = next((v.per_sample_note for v in batchy if v.per_sample_note), None)
-        return Value(kind, rank, origins, coupled, broadcast, per_sample_note=note if rank == 1 else None)
+        note = next((v.per_sample_note for v in data if v.per_sample_note), None)
+        loops = {v.loop for v in samples}
+        container = op == "join" and all(v.container for v in data)
+        return Value(kind, rank, origins, coupled, broadcast, per_sample_note=note if rank == 1 else None,
+                     container=container, loop=loops.pop() if kind is Kind.SAMPLE and len(loops) == 1 else None)
     if collapsed:
         everything = frozenset().union(*(v.origins for v in collapsed))
         reductions = frozenset(o for o in everything if o.kind == "reduction")
@@ -186,6 +238,59 @@ def combine(values: list[Value], op: str = "add") -> Value:
     if op == "join" and len(literals) == 1 and all(v.has_literal() for v in values):
         return values[0]
     return CONST
+
+
+def element(value: Value) -> Value:
+    """One element of a sequence (what `for x in seq` binds); a tensor stands for its elements."""
+    if value.item is not None:
+        return value.item
+    if value.container:
+        return replace(value, container=False, parts=None)
+    if value.kind is Kind.OBJECT:
+        return value
+    if value.batchy or value.kind is Kind.SAMPLE:
+        return replace(value, rank=None, per_sample_note=None)
+    return CONST
+
+
+def sequence(elements: list[Value]) -> Value:
+    """A list or tuple of these values (a tuple literal keeps them by position)."""
+    joined = combine(elements, "join") if elements else CONST
+    if joined.kind in (Kind.CONST, Kind.SHAPE, Kind.OBJECT):
+        return joined
+    return replace(joined, container=True, parts=tuple(elements), item=None)
+
+
+def stored(old: Value, new: Value) -> Value:
+    """A sequence after `seq.append(new)` (or `seq[k] = new`): its elements now include `new`."""
+    if old.container:
+        old = replace(old, parts=None, item=None)
+    elif old.batchy or old.kind in (Kind.COLLAPSED, Kind.SAMPLE):
+        old = replace(old, container=True)
+    else:
+        old = None  # `[]`, `{}`: no element yet
+    joined = join([old, new]) if old is not None else new
+    if joined.kind in (Kind.CONST, Kind.SHAPE, Kind.OBJECT):
+        return joined if joined.kind is Kind.OBJECT else CONST
+    return replace(joined, container=True, parts=None, item=None)
+
+
+def samples_of(value: Value, loop: int | None = None) -> Value:
+    """What a per-sample function sees of `value` (a map_fn's elements): one sample of each."""
+    if value.parts is not None:
+        return replace(value, parts=tuple(samples_of(p, loop) for p in value.parts),
+                       kind=Kind.SAMPLE if value.batchy else value.kind, rank=None, loop=loop)
+    if value.batchy:
+        rank = value.rank - 1 if value.rank is not None and value.kind is Kind.BATCH else None
+        return Value(Kind.SAMPLE, rank=rank, coupled=value.coupled, container=value.container, loop=loop)
+    return value
+
+
+def stacked(value: Value) -> Value:
+    """A sequence of samples stacked (or converted to a tensor): the batch is back on axis 0."""
+    rank = value.rank + 1 if value.rank is not None else None
+    return Value(Kind.BATCH, rank=rank, coupled=value.coupled, broadcast=value.broadcast,
+                 per_sample_note=None)
 
 
 def join(values: list[Value]) -> Value:
@@ -209,6 +314,10 @@ class Frame:
     depth: int = 0
     # False for frames that evaluate a default, a global or a closure variable outside any call.
     running: bool = True
+    # The loops being run, innermost last: (id of the loop node, its target names, the names
+    # bound before it started). A sum into a name bound before a loop over samples adds up
+    # the batch.
+    loops: list = field(default_factory=list)
 
 
 class Evaluator:
@@ -329,11 +438,13 @@ class Evaluator:
                         self._assign(target.target, value, small.value, env, frame)
                 elif isinstance(small, cst.AnnAssign) and small.value is not None:
                     self._assign(small.target, self.expr(small.value, frame), small.value, env, frame)
+                elif isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+                    self.expr(small.value, frame)  # `losses.append(term)`
                 elif isinstance(small, cst.AugAssign):
                     current = self.expr(small.target, frame)
                     value = self.expr(small.value, frame)
                     op = _operator_kind(small.operator)
-                    self._assign(small.target, combine([current, value], op), None, env, frame)
+                    self._assign(small.target, self._augmented(small, current, value, op, frame), None, env, frame)
             return env
         if isinstance(node, cst.If):
             then_env = self.block(_statements(node.body), frame, dict(env))
@@ -345,12 +456,22 @@ class Evaluator:
                 else_env = self.block(_statements(node.orelse.body), frame, dict(env))
             return _merge(then_env, else_env)
         if isinstance(node, (cst.For, cst.While)):
+            before = frozenset(env)
             if isinstance(node, cst.For):
-                self._assign(node.target, CONST, None, env, frame)
-            first = self.block(_statements(node.body), frame, dict(env))
-            merged = _merge(env, first)
-            second = self.block(_statements(node.body), frame, dict(merged))
-            merged = _merge(merged, second)
+                # The target takes one element of the iterable: `for term in losses`, or
+                # `for i, q in enumerate(quantiles)` (constants).
+                self._assign(node.target, element(self.expr(node.iter, frame)), None, env, frame)
+                targets = frozenset(_target_names(node.target))
+            else:
+                targets = frozenset()
+            frame.loops.append((id(node), targets, before))
+            try:
+                first = self.block(_statements(node.body), frame, dict(env))
+                merged = _merge(env, first)
+                second = self.block(_statements(node.body), frame, dict(merged))
+                merged = _merge(merged, second)
+            finally:
+                frame.loops.pop()
             if node.orelse is not None:
                 merged = self.block(_statements(node.orelse.body), frame, merged) if merged else merged
             return merged
@@ -389,9 +510,40 @@ class Evaluator:
             elements = None
             if isinstance(value_node, (cst.Tuple, cst.List)) and len(value_node.elements) == len(target.elements):
                 elements = [self.expr(e.value, frame) for e in value_node.elements]
-            for i, element in enumerate(target.elements):
-                inner = element.value
+            elif value.parts is not None and len(value.parts) == len(target.elements):
+                elements = list(value.parts)
+            for i, item in enumerate(target.elements):
+                inner = item.value
                 self._assign(inner, elements[i] if elements else _unpacked(value), None, env, frame)
+        elif isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name) and target.value.value in env:
+            # `losses[name] = term`: a dict or list of loss terms gains an element.
+            env[target.value.value] = stored(env[target.value.value], value)
+
+    def _augmented(self, node: cst.AugAssign, current: Value, value: Value, op: str, frame: Frame) -> Value:
+        """The value of `target op= value`."""
+        if op == "add" and (current.container or value.container):
+            return stored(current, element(value)) if value.container else stored(current, value)
+        if op == "add" and value.kind is Kind.SAMPLE and current.kind in (Kind.CONST, Kind.SAMPLE) \
+                and self._sums_samples(node.target, value, frame):
+            return Value(Kind.COLLAPSED, origins=frozenset({self._origin(
+                "LL102", "reduction", node, frame, source_of(node.target), _message(
+                    f"`{source_of(node.target)} {source_of(node.operator).strip()} ...` adds up one value "
+                    "per sample over a loop over the batch, which reduces the batch axis",
+                    "collect the per-sample values and return them stacked "
+                    "(`tf.stack(values)`: one value per sample)"))}))
+        if op == "add" and current.kind is Kind.COLLAPSED and value.kind is Kind.SAMPLE:
+            return current  # the running sum over samples of the loop above
+        return combine([current, value], op)
+
+    def _sums_samples(self, target, value: Value, frame: Frame) -> bool:
+        """Is `target += value` a sum across the iterations of the loop over samples that
+        indexed `value`, into a name bound before that loop?"""
+        if not isinstance(target, cst.Name) or value.loop is None:
+            return False
+        for loop, _, before in frame.loops:
+            if loop == value.loop:
+                return target.value in before
+        return False
 
     # -- expressions ---------------------------------------------------------------------
     def expr(self, node: cst.BaseExpression, frame: Frame) -> Value:
@@ -415,6 +567,8 @@ class Evaluator:
             right = self.expr(node.right, frame)
             if isinstance(node.operator, cst.MatrixMultiply):
                 return _product([left, right])
+            if isinstance(node.operator, cst.Add) and left.container and right.container:
+                return stored(left, element(right))  # list concatenation
             result = combine([left, right], _operator_kind(node.operator))
             if left.has_literal() and right.has_literal() and result.kind is Kind.CONST:
                 return const(_arith(node.operator, left.literal, right.literal))
@@ -434,13 +588,29 @@ class Evaluator:
             return join([self.expr(node.body, frame), self.expr(node.orelse, frame)])
         if isinstance(node, (cst.List, cst.Tuple)):
             values = [self.expr(e.value, frame) for e in node.elements]
-            result = combine(values, "join") if values else CONST
-            if values and all(v.has_literal() for v in values):
-                return replace(result, literal=tuple(v.literal for v in values)) if result.kind is Kind.CONST \
-                    else result
             if not values:
                 return const(())
-            return result
+            starred = any(isinstance(e, cst.StarredElement) for e in node.elements)
+            if all(v.has_literal() for v in values) and not starred:
+                result = combine(values, "join")
+                return replace(result, literal=tuple(v.literal for v in values)) if result.kind is Kind.CONST \
+                    else result
+            if starred:
+                # `[*terms, extra]`: the elements of `terms` and `extra`, positions unknown.
+                values = [element(v) if isinstance(e, cst.StarredElement) else v
+                          for v, e in zip(values, node.elements)]
+                seq = sequence(values)
+                return replace(seq, parts=None) if seq.container else seq
+            return sequence(values)
+        if isinstance(node, cst.Dict):
+            values = [self.expr(e.value, frame) for e in node.elements if isinstance(e, cst.DictElement)]
+            for e in node.elements:
+                if isinstance(e, cst.DictElement):
+                    self.expr(e.key, frame)
+            seq = sequence(values) if values else CONST
+            return replace(seq, parts=None) if seq.container else seq
+        if isinstance(node, (cst.ListComp, cst.GeneratorExp, cst.SetComp, cst.DictComp)):
+            return self._comprehension(node, frame)
         if isinstance(node, cst.Lambda):
             fn = self.function_for(node)
             return Value(Kind.OBJECT, obj=FuncRef(fn, frame.env)) if fn else CONST
@@ -453,6 +623,24 @@ class Evaluator:
         # Anything else (comprehensions, f-strings, await...): the join of its parts.
         parts = [self.expr(child, frame) for child in _child_expressions(node)]
         return combine(parts, "other") if parts else CONST
+
+    def _comprehension(self, node, frame: Frame) -> Value:
+        """`[f(y_true[..., i]) for i in range(n)]`: a sequence of the element's values."""
+        saved = frame.env
+        env = dict(saved)
+        frame.env = env
+        try:
+            comp = node.for_in
+            while comp is not None:
+                self._assign(comp.target, element(self.expr(comp.iter, frame)), None, env, frame)
+                for condition in comp.ifs:
+                    self.expr(condition.test, frame)
+                comp = comp.inner_for_in
+            value = self.expr(node.value if isinstance(node, cst.DictComp) else node.elt, frame)
+        finally:
+            frame.env = saved
+        seq = stored(CONST, value)
+        return seq if seq.container or seq.kind is Kind.OBJECT else CONST
 
     def name(self, node: cst.Name, frame: Frame) -> Value:
         if node.value in frame.env:
@@ -580,8 +768,19 @@ class Evaluator:
                         "LL201", "batch-size", node, frame, source_of(node),
                         f"the batch size (`{source_of(node)}`)")}))
             return CONST
+        if base.container or base.item is not None:
+            # An element of a list or dict of terms (`losses[0]`, `outputs["mask"]`).
+            if len(elements) == 1 and isinstance(elements[0], cst.Index):
+                index = self.expr(elements[0].value, frame)
+                if base.parts is not None and isinstance(index.literal, int) \
+                        and -len(base.parts) <= index.literal < len(base.parts):
+                    return base.parts[index.literal]
+                return element(base)
+            return replace(base, parts=None)
         if base.kind is Kind.COLLAPSED:
             return base
+        if base.kind is Kind.SAMPLE:
+            return replace(base, rank=None, per_sample_note=None)
         if base.kind is Kind.BATCH:
             return self._index_batch(base, elements, frame, node)
         if base.kind in (Kind.MOVED, Kind.FLAT):
@@ -596,20 +795,50 @@ class Evaluator:
                 return CONST
         return CONST
 
+    @staticmethod
+    def _loop_of(index: cst.BaseExpression, frame: Frame) -> int | None:
+        """The innermost running loop whose target is the name `index`, if any."""
+        if isinstance(index, cst.Name):
+            for loop, targets, _ in reversed(frame.loops):
+                if index.value in targets:
+                    return loop
+        return None
+
+    def _scalar_index(self, element, frame: Frame) -> bool:
+        """Does this subscript element pick one position (dropping its axis)? An integer, or
+        the variable of a loop over `range(...)`/`enumerate(...)` (`y_pred[:, i]`)."""
+        if not isinstance(element, cst.Index):
+            return False
+        if _is_int(element.value):
+            return True
+        return isinstance(element.value, cst.Name) and self._loop_of(element.value, frame) is not None \
+            and frame.env.get(element.value.value, CONST).kind is Kind.CONST
+
     def _index_batch(self, base: Value, elements, frame: Frame, node) -> Value:
         first = elements[0]
         if isinstance(first, cst.Index):
             if _is_newaxis(first.value):
                 return replace(base, kind=Kind.MOVED, rank=None)
             if isinstance(first.value, cst.Ellipsis):
-                dropped = sum(1 for e in elements[1:] if isinstance(e, cst.Index) and _is_int(e.value))
+                dropped = sum(1 for e in elements[1:] if self._scalar_index(e, frame))
                 rank = base.rank - dropped if base.rank is not None else None
                 return replace(base, rank=rank, per_sample_note=_note(rank, node))
             index = self.expr(first.value, frame)
             if index.batchy:
                 return replace(base, rank=None)  # boolean mask / gather: still batch rows
-            return CONST  # y_pred[0]: one sample picked; not a reduction we report
-        dropped = sum(1 for e in elements[1:] if isinstance(e, cst.Index) and _is_int(e.value))
+            # `y_true[i]`: one sample. Not a reduction we report, but a loop that stacks such
+            # values puts the batch back together (and one that sums them reduces it).
+            dropped = sum(1 for e in elements[1:] if self._scalar_index(e, frame))
+            rank = base.rank - 1 - dropped if base.rank is not None and len(elements) == 1 + dropped else None
+            fixed = frozenset()
+            if isinstance(first.value, cst.Integer) and first.value.value == "0" and isinstance(node.value, cst.Name):
+                # `y_true[0, ...]`: the first sample, whatever the batch; used with every
+                # sample's values, it ties them all to that one. (Only `name[0]`: the results
+                # of unknown calls and attribute chains may be lists or shapes, not tensors.)
+                fixed = frozenset({self._origin("LL201", "one-sample", node, frame, source_of(node), "")})
+            return Value(Kind.SAMPLE, rank=rank, coupled=base.coupled, origins=fixed,
+                         loop=self._loop_of(first.value, frame))
+        dropped = sum(1 for e in elements[1:] if self._scalar_index(e, frame))
         added = sum(1 for e in elements[1:] if isinstance(e, cst.Index) and _is_newaxis(e.value))
         if base.rank is not None:
             rank = base.rank - dropped + added
@@ -622,6 +851,21 @@ class Evaluator:
     # -- calls ---------------------------------------------------------------------------
     def call(self, node: cst.Call, frame: Frame) -> Value:
         func = node.func
+        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value in frame.env \
+                and func.attr.value in _SEQUENCE_ADDS:
+            # `losses.append(term)`: the list of loss terms gains an element.
+            name = func.value.value
+            positional, keywords = self._args(node, frame)
+            added = [*positional, *keywords.values()]
+            if func.attr.value == "insert":
+                added = added[1:]
+            if func.attr.value in ("extend", "update"):
+                added = [element(v) for v in added]
+            value = frame.env[name]
+            for each in added:
+                value = stored(value, each)
+            frame.env[name] = value
+            return CONST
         if isinstance(func, cst.Attribute) and _rooted_in(func.value, frame.env):
             # A method of a value of this frame: `self.bce(...)`, `loss_obj.call(...)`.
             base = self.expr(func.value, frame)
@@ -661,6 +905,8 @@ class Evaluator:
                 return self.call_function(obj.function, tuple(args), kwargs, obj.closure, frame.depth + 1)
             if isinstance(obj, ClassRef):
                 return self._instantiate(node, obj.cls, frame)
+            if isinstance(obj, Partial):
+                return self._call_partial(node, obj, frame)
             if isinstance(obj, LossObject):
                 return self._call_loss_object(node, obj, frame)
             if isinstance(obj, ExternalObject):
@@ -670,6 +916,26 @@ class Evaluator:
                 return combine(positional, "other")
         positional, keywords = self._args(node, frame)
         return combine(positional + list(keywords.values()), "other")
+
+    def _call_partial(self, node: cst.Call, partial: Partial, frame: Frame) -> Value:
+        """A call of `functools.partial(callee, ...)`: the callee with both sets of arguments."""
+        positional, keywords = self._args(node, frame)
+        keywords = {**dict(partial.keywords), **keywords}
+        args = [*partial.args, *positional]
+        callee = partial.callee
+        obj = callee.obj
+        if callee.kind is Kind.CONST and isinstance(obj, External) and (
+                catalogue.is_loss_class(obj.qualified) or catalogue.is_metric_class(obj.qualified)):
+            metric = catalogue.is_metric_class(obj.qualified)
+            per_sample = not metric and _is_reduction_none(keywords.get("reduction"))
+            return Value(Kind.OBJECT, obj=LossObject(f"{partial.spelled}()", metric=metric, per_sample=per_sample))
+        if callee.kind is Kind.OBJECT and isinstance(obj, ClassRef):
+            return self._loss_instance(obj.cls, keywords)
+        if callee.kind is Kind.OBJECT and isinstance(obj, FuncRef) and obj.function is not None \
+                and not self._keeps_batch(obj.function):
+            kwargs = tuple(sorted((k, v) for k, v in keywords.items() if k != "**"))
+            return self.call_function(obj.function, tuple(args), kwargs, obj.closure, frame.depth + 1)
+        return combine(args + list(keywords.values()), "other")
 
     def _method_call(self, node: cst.Call, base: Value, attr: str, frame: Frame) -> Value:
         if base.kind is Kind.OBJECT:
@@ -691,8 +957,18 @@ class Evaluator:
             member = self._member(base.obj, attr)
             return self._call_value(node, self._entity_value(member, frame), frame)
         positional, keywords = self._args(node, frame)
+        if base.container:
+            if attr in ("values", "copy"):
+                return replace(base, parts=None)
+            if attr == "items":
+                return replace(base, parts=None, item=sequence([CONST, element(base)]))
+            if attr in ("pop", "get"):
+                return element(base)
+            return CONST  # keys(), index(), count()...
         if base.batchy and attr in ("numpy", "eval"):
             return base
+        if base.batchy and attr == "get_shape":
+            return Value(Kind.SHAPE)  # `y_pred.get_shape()` is `y_pred.shape`
         return combine([base] + positional, "other") if base.kind is not Kind.OBJECT else combine(positional, "other")
 
     def find_method(self, cls: ClassInfo, name: str) -> FunctionInfo | None:
@@ -702,18 +978,21 @@ class Evaluator:
         return None
 
     def _instantiate(self, node: cst.Call, cls: ClassInfo, frame: Frame) -> Value:
+        _, keywords = self._args(node, frame)  # (also for their effects on the frame: walrus)
+        return self._loss_instance(cls, keywords)
+
+    def _loss_instance(self, cls: ClassInfo, keywords: dict[str, Value]) -> Value:
+        """An instance of a scanned class: a loss or metric object when it is one."""
         from losslint.finder import class_kind  # the finder knows what a Loss subclass is
 
         kind = class_kind(self.project, cls)
         if kind in ("loss", "metric"):
-            _, keywords = self._args(node, frame)
             if "reduction" in keywords:
                 per_sample = kind == "loss" and _is_reduction_none(keywords["reduction"])
             else:
                 per_sample = kind == "loss" and self._built_per_sample(cls)
             return Value(Kind.OBJECT, obj=LossObject(cls.name + "()", metric=kind == "metric",
                                                      per_sample=per_sample, cls=cls))
-        self._args(node, frame)  # evaluated for their effects on the frame (walrus), if any
         return CONST
 
     def _built_per_sample(self, cls: ClassInfo) -> bool:
@@ -741,7 +1020,11 @@ class Evaluator:
     def _call_loss_object(self, node: cst.Call, obj: LossObject, frame: Frame) -> Value:
         positional, keywords = self._args(node, frame)
         if obj.per_sample or not any(v.batchy for v in positional + list(keywords.values())):
-            return combine(positional, "other")
+            weight = keywords.get("sample_weight", positional[2] if len(positional) > 2 else None)
+            losses = combine(positional[:2], "other")
+            # Per-sample losses weighted by `sample_weight`: weights computed from the batch
+            # couple the samples as any other factor does.
+            return combine([losses, weight], "mul") if weight is not None else losses
         api = obj.api
         if obj.metric:
             detail = (f"the metric object `{api}` returns one running mean over all batches so far "
@@ -770,6 +1053,55 @@ class Evaluator:
         positional, keywords = self._args(node, frame)
         tensors = positional + [v for k, v in keywords.items() if k not in ("name", "dtype")]
         any_batch = any(v.batchy for v in tensors)
+
+        if qualified in catalogue.PARTIALS and positional:
+            return Value(Kind.OBJECT, obj=Partial(positional[0], tuple(positional[1:]),
+                                                  tuple(sorted(keywords.items())), source_of(node.args[0].value)))
+        if qualified in catalogue.ITERATORS:
+            return self._iterator(qualified, positional)
+        if qualified in catalogue.SEQUENCE_SUMS and positional and positional[0].container:
+            return self._sequence_sum(node, positional[0], frame, spelled)
+        if qualified in catalogue.CONCATS and positional:
+            axis = positional[1] if len(positional) > 1 else keywords.get("axis", const(catalogue.CONCATS[qualified]))
+            return self._concat(positional[0], axis)
+        if qualified in catalogue.SQUEEZES and positional:
+            axis = positional[1] if len(positional) > 1 else keywords.get("axis")
+            return self._squeeze(positional[0], axis, node)
+        if qualified in catalogue.LOOKUPS and len(positional) >= 2:
+            params, indices = positional[0], positional[1]
+            if params.kind is Kind.COLLAPSED and (indices.batchy or indices.kind is Kind.SAMPLE):
+                # Per-class weights computed from the batch, looked up for each sample's class.
+                return combine([params, indices], "mul")
+            return combine(tensors, "other")
+        if qualified in catalogue.SEGMENT_REDUCTIONS and positional:
+            if positional[0].batchy:
+                return self._collapse("LL102", node, frame, spelled, _message(
+                    f"`{spelled}` adds up the rows of every sample of the batch into one row per "
+                    "segment, which reduces the batch axis",
+                    "segment the values of each sample on their own (one segment id per sample and "
+                    "class), or compute the statistic once from the training data"), statistic=True)
+            return combine(tensors, "other")
+        if qualified in catalogue.LAST_AXIS_LOSSES:
+            inputs = [positional[i] if i < len(positional) else keywords.get(name)
+                      for i, name in catalogue.LAST_AXIS_LOSSES[qualified]]
+            result = combine(tensors, "other")
+            ranks = [v.rank for v in inputs if v is not None and v.kind is Kind.BATCH]
+            if result.kind is not Kind.BATCH or not ranks or len(ranks) < len(inputs) or None in ranks:
+                return replace(result, rank=None, per_sample_note=None) if result.batchy else result
+            if max(ranks) == 1:
+                note = next((v.per_sample_note for v in inputs if v is not None and v.per_sample_note), None)
+                where = f" (`{note}`)" if note else ""
+                return self._collapse("LL102", node, frame, spelled, _message(
+                    f"`{spelled}` averages over the last axis, and its inputs are already one number "
+                    f"per sample{where}, so the last axis is the batch axis",
+                    "keep a feature axis (`y_pred[:, 0:1]`), or compute the per-sample loss directly"))
+            rank = max(ranks) - 1
+            return replace(result, rank=rank, per_sample_note=f"{spelled}(...)" if rank == 1 else None)
+        if qualified in catalogue.WEIGHT_ARGUMENTS:
+            name, position = catalogue.WEIGHT_ARGUMENTS[qualified]
+            weight = positional[position] if len(positional) > position else keywords.get(name)
+            rest = [v for v in tensors if v is not weight]
+            return combine([combine(rest, "other"), weight], "mul") if weight is not None else combine(tensors, "other")
 
         if qualified in catalogue.SCALAR_APIS:
             api = catalogue.SCALAR_APIS[qualified]
@@ -800,7 +1132,12 @@ class Evaluator:
                 return self._flatten(positional[:1], node, frame, spelled)
             if positional[0].batchy:
                 rank = len(shape.literal) if shape is not None and isinstance(shape.literal, tuple) else None
-                return Value(Kind.BATCH, rank=rank)
+                shape_node = node.args[1].value if len(node.args) > 1 else None
+                if rank is None and isinstance(shape_node, (cst.List, cst.Tuple)) and not any(
+                        isinstance(e, cst.StarredElement) for e in shape_node.elements):
+                    rank = len(shape_node.elements)  # `[tf.shape(x)[0], -1]`: two axes
+                return Value(Kind.BATCH, rank=rank, coupled=positional[0].coupled,
+                             per_sample_note=source_of(node) if rank == 1 else None)
             return combine(positional[:1], "other")
         if qualified in catalogue.BATCH_FLATTENERS:
             return replace(positional[0], kind=Kind.BATCH, rank=2) if positional and positional[0].batchy else CONST
@@ -828,7 +1165,7 @@ class Evaluator:
                     f"`{spelled}(..., transpose_a=True)` multiplies over axis 0, the batch axis: the "
                     "result is a matrix of the whole batch",
                     "if the loss is meant to be a statistic of the batch (Barlow Twins, VICReg), "
-                    "sample weights and masks cannot apply: say so with `# noqa: LL102`"))
+                    "sample weights and masks cannot apply: say so with `# noqa: LL102`"), statistic=True)
             return _product(operands)
         if qualified in catalogue.BATCH_PRODUCTS:
             return combine(tensors, "other")
@@ -850,20 +1187,20 @@ class Evaluator:
         if qualified in catalogue.STACKS:
             values = positional[0] if positional else keywords.get("values", CONST)
             axis = positional[1] if len(positional) > 1 else keywords.get("axis")
-            if values.batchy and (axis is None or axis.literal == 0):
-                return replace(values, kind=Kind.MOVED, rank=None)
-            return replace(values, rank=None) if values.batchy else values
+            return self._stack_call(values, axis)
         if qualified in catalogue.DIAGONALS:
             if positional and positional[0].kind is Kind.MOVED:
                 return replace(positional[0], kind=Kind.BATCH, rank=1)
             return combine(tensors, "other")
         if qualified in catalogue.PER_SAMPLE_MAPS:
-            return Value(Kind.BATCH) if any_batch else CONST
+            return self._per_sample_map(spelled, positional, keywords, frame, any_batch)
         if qualified in catalogue.CONDS:
             return join([self._branch(arg.value, frame) for arg in node.args[1:3]])
         if qualified in catalogue.BATCH_FLATTEN_LAYERS:
             return Value(Kind.OBJECT, obj=ExternalObject(qualified))
         if qualified in catalogue.CASTS:
+            if positional and positional[0].container:
+                return self._stack_call(positional[0], None)  # tf.convert_to_tensor(per_sample_losses)
             return positional[0] if positional else CONST
         if qualified in catalogue.RANGES:
             return const(_range_literal(positional))
@@ -871,7 +1208,93 @@ class Evaluator:
             if qualified in ("list", "tuple") and positional and positional[0].has_literal():
                 return positional[0]
             return CONST
+        if qualified.startswith(catalogue.NUMPY_PREFIX) and any_batch:
+            # NumPy on the batch tensors fails while Keras traces the loss (it is not silent):
+            # what follows is NumPy evaluation code, not a loss that trains.
+            return CONST
         return combine(tensors, "other")
+
+    def _iterator(self, qualified: str, positional: list[Value]) -> Value:
+        """zip, enumerate, list, sorted...: sequences of the elements of their arguments."""
+        if not positional:
+            return CONST
+        if qualified == "zip":
+            items = [element(v) for v in positional]
+        elif qualified == "enumerate":
+            items = [CONST, element(positional[0])]
+        else:
+            first = positional[0]
+            if first.container or first.item is not None:
+                return first
+            if first.has_literal() and qualified in ("list", "tuple"):
+                return first
+            return CONST if not (first.batchy or first.kind is Kind.SAMPLE) else first
+        item = sequence(items)
+        if not item.container:
+            return item if item.kind is Kind.OBJECT else CONST
+        return replace(item, parts=None, item=item)
+
+    def _sequence_sum(self, node: cst.Call, seq: Value, frame: Frame, spelled: str) -> Value:
+        """`tf.add_n(terms)`, `sum(terms)`: the terms added up, elementwise. Terms that are one
+        value per sample (a loop over the batch) add up the batch."""
+        terms = element(seq)
+        if terms.kind is Kind.SAMPLE:
+            return self._collapse("LL102", node, frame, spelled, _message(
+                f"`{spelled}` adds up one value per sample of the batch, which reduces the batch axis",
+                "return the per-sample values stacked (`tf.stack(values)`)"))
+        return combine([terms], "add")
+
+    def _stack_call(self, values: Value, axis: Value | None) -> Value:
+        position = 0 if axis is None else axis.literal
+        if values.container and values.kind is Kind.SAMPLE:
+            if position == 0 or values.rank == 0:
+                return stacked(values)  # the samples back on axis 0
+            return Value(Kind.MOVED, coupled=values.coupled, broadcast=values.broadcast)
+        values = element(values) if values.container else values
+        if values.batchy and position == 0:
+            return replace(values, kind=Kind.MOVED, rank=None, per_sample_note=None)
+        if values.kind is Kind.BATCH and isinstance(position, int) and not isinstance(position, bool):
+            # `tf.stack(per_output_losses, axis=-1)`: one more axis after the batch.
+            rank = values.rank + 1 if values.rank is not None else None
+            return replace(values, rank=rank, per_sample_note=None)
+        return replace(values, rank=None, per_sample_note=None) if values.batchy else values
+
+    def _concat(self, values: Value, axis: Value) -> Value:
+        if values.container and values.kind is Kind.SAMPLE:
+            if axis.literal == 0 and values.rank not in (None, 0):
+                return replace(stacked(values), rank=values.rank)  # samples joined along the batch
+            return Value(Kind.MOVED, coupled=values.coupled, broadcast=values.broadcast)
+        terms = element(values) if values.container else values
+        if terms.kind is Kind.BATCH and values.container and isinstance(axis.literal, int) and axis.literal != 0:
+            return replace(terms, per_sample_note=None)  # same rank, more features per sample
+        return combine([terms], "other")
+
+    def _squeeze(self, tensor: Value, axis: Value | None, node: cst.Call) -> Value:
+        if tensor.kind is not Kind.BATCH:
+            return combine([tensor], "other")
+        axes = _axes(axis) if axis is not None else None
+        if not isinstance(axes, list) or tensor.rank is None or 0 in axes \
+                or any(a < 0 and tensor.rank + a == 0 for a in axes):
+            # Without `axis` every size-1 axis goes, and how many there are is not visible.
+            return replace(tensor, rank=None, per_sample_note=None)
+        rank = tensor.rank - len(set(axes))
+        return replace(tensor, rank=rank, per_sample_note=_note(rank, node))
+
+    def _per_sample_map(self, spelled: str, positional: list[Value], keywords: dict[str, Value],
+                        frame: Frame, any_batch: bool) -> Value:
+        """`tf.map_fn(fn, elems)`: fn sees one sample at a time, and the results are stacked
+        on axis 0, the batch. Reductions inside fn act on one sample."""
+        fn = positional[0] if positional else keywords.get("fn", keywords.get("function", keywords.get("f")))
+        elems = positional[1] if len(positional) > 1 else next(
+            (keywords[k] for k in ("elems", "elements", "xs") if k in keywords), CONST)
+        if fn is not None and fn.kind is Kind.OBJECT and isinstance(fn.obj, FuncRef) and fn.obj.function is not None \
+                and fn.obj.function.positional_params():
+            # `lambda i: f(y_true[i], y_pred[i])` over `tf.range(batch)` sees one sample too.
+            result = self.call_function(fn.obj.function, (samples_of(elems),), (), fn.obj.closure, frame.depth + 1)
+            if result.kind is Kind.SAMPLE and not result.container:
+                value = stacked(result)
+                return replace(value, per_sample_note=f"{spelled}(...)" if value.rank == 1 else None)
+        return Value(Kind.BATCH) if any_batch else CONST
 
     def _branch(self, node: cst.BaseExpression, frame: Frame) -> Value:
         if isinstance(node, cst.Lambda):
@@ -901,6 +1324,22 @@ class Evaluator:
         if axis is not None and axis.literal is None:
             axis = None  # axis=None is the default: every axis
 
+        if tensor.kind is Kind.SAMPLE and not tensor.container:
+            # Inside a per-sample function or loop: any axis is an axis of one sample.
+            if axis is None:
+                rank = tensor.rank if keep else 0
+            else:
+                axes = _axes(axis)
+                rank = (tensor.rank if keep else tensor.rank - len(set(axes))) \
+                    if isinstance(axes, list) and tensor.rank is not None else None
+            return replace(tensor, rank=rank)
+        if tensor.container:
+            if tensor.kind is Kind.SAMPLE:
+                tensor = stacked(tensor)  # a list of per-sample values: the batch on axis 0
+            elif tensor.kind is Kind.BATCH:
+                return self._reduce_sequence(node, tensor, axis, keep, reduction, spelled, frame)
+            else:
+                tensor = element(tensor)
         if tensor.kind is Kind.COLLAPSED:
             return tensor
         if not tensor.batchy:
@@ -923,7 +1362,7 @@ class Evaluator:
             return self._collapse(reduction.code, node, frame, spelled, _no_axis_message(spelled, grows))
         axes = _axes(axis)
         if axes == "non-batch":
-            return replace(tensor, rank=None if keep else 1,
+            return replace(tensor, rank=tensor.rank if keep else 1,
                            per_sample_note=None if keep else
                            f"{spelled}(..., axis={source_of(_axis_node(node, reduction))})")
         if axes is None:
@@ -932,7 +1371,8 @@ class Evaluator:
             return self._collapse("LL102", node, frame, spelled, _message(
                 f"`{spelled}(..., axis={_axis_text(axis)})` reduces axis 0, the batch axis"
                 + (" (and a sum grows with the batch size)" if grows else ""),
-                "reduce the non-batch axes instead, e.g. `axis=-1` or `[1, 2, 3]`"))
+                "reduce the non-batch axes instead, e.g. `axis=-1` or `[1, 2, 3]`"),
+                statistic=axis.literal != ("from-batch",))
         if tensor.rank is not None:
             if any(a < 0 and tensor.rank + a == 0 for a in axes):
                 where = f" (`{tensor.per_sample_note}`)" if tensor.per_sample_note else ""
@@ -945,13 +1385,38 @@ class Evaluator:
             return replace(tensor, rank=rank, per_sample_note=note)
         return replace(tensor, rank=None, per_sample_note=None)
 
+    def _reduce_sequence(self, node: cst.Call, seq: Value, axis: Value | None, keep: bool,
+                         reduction: catalogue.Reduction, spelled: str, frame: Frame) -> Value:
+        """A reduction of a list of per-sample terms, which it stacks first: the list is axis 0
+        and the batch axis 1 (`tf.reduce_sum([bce, dice], axis=0)` adds the terms up)."""
+        terms = element(seq)
+        grows = reduction.family in catalogue.SCALE_WITH_BATCH
+        if axis is None:
+            return self._collapse(reduction.code, node, frame, spelled, _no_axis_message(spelled, grows))
+        axes = _axes(axis)
+        if not isinstance(axes, list):
+            return replace(terms, kind=Kind.MOVED, rank=None, per_sample_note=None)
+        rank = terms.rank + 1 if terms.rank is not None else None
+        positions = {a + rank if a < 0 and rank is not None else a for a in axes}
+        if 1 in positions:
+            return self._collapse("LL102", node, frame, spelled, _message(
+                f"`{spelled}(..., axis={_axis_text(axis)})` of a list of per-sample values reduces "
+                "axis 1, the batch axis (the list itself is axis 0)"
+                + (" (and a sum grows with the batch size)" if grows else ""),
+                "reduce over the list with `axis=0`"))
+        if 0 in positions and all(p >= 0 for p in positions):
+            left = terms.rank - (len(positions) - 1) if terms.rank is not None and not keep else None
+            return replace(terms, rank=left, per_sample_note=None)
+        return replace(terms, kind=Kind.MOVED, rank=None, per_sample_note=None)
+
     # -- origins -------------------------------------------------------------------------
     def _origin(self, code: str, kind: str, node, frame: Frame, api: str, detail: str) -> Origin:
         function = frame.function if isinstance(frame.function, FunctionInfo) else None
         return Origin(code, kind, node, frame.function.module, api, detail, function)
 
-    def _collapse(self, code: str, node, frame: Frame, api: str, detail: str) -> Value:
-        return Value(Kind.COLLAPSED, origins=frozenset({self._origin(code, "reduction", node, frame, api, detail)}))
+    def _collapse(self, code: str, node, frame: Frame, api: str, detail: str, statistic: bool = False) -> Value:
+        origin = self._origin(code, "reduction", node, frame, api, detail)
+        return Value(Kind.COLLAPSED, origins=frozenset({replace(origin, statistic=statistic)}))
 
 
 class _ScopeOnly:
@@ -1004,10 +1469,24 @@ def _product(values: list[Value]) -> Value:
     batchy = [v for v in values if v.batchy]
     if len(batchy) >= 2:
         return Value(Kind.MOVED, coupled=frozenset().union(*(v.coupled for v in batchy)))
-    return combine(values, "other")
+    # One batch operand: its rows times a matrix or vector (`tf.tensordot(y_true, weights, 1)`).
+    # A factor computed from the batch then scales each sample, as `*` does.
+    return combine(values, "mul" if batchy else "other")
+
+
+def _target_names(target) -> list[str]:
+    if isinstance(target, cst.Name):
+        return [target.value]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [name for e in target.elements for name in _target_names(e.value)]
+    if isinstance(target, cst.StarredElement):
+        return _target_names(target.value)
+    return []
 
 
 def _unpacked(value: Value) -> Value:
+    if value.container or value.item is not None:
+        return element(value)
     if value.kind is Kind.OBJECT:
         return CONST
     return replace(value, rank=None, literal=_NO_LITERAL) if value.batchy else (
@@ -1080,6 +1559,8 @@ def _range_literal(positional: list[Value]):
         return ("non-batch",)  # range(1, ndim): every axis but the batch
     if positional and positional[0].literal == 0 and len(positional) >= 2:
         return ("from-batch",)  # range(0, ndim): the batch included
+    if len(positional) == 1 and positional[0].kind is Kind.CONST:
+        return ("from-batch",)  # range(ndim), range(len(x.shape)): every axis from 0
     return _NO_LITERAL
 
 

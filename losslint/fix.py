@@ -230,6 +230,8 @@ def _plan_reduction(finding: Finding, origin: Origin, evaluator: _RecordingEvalu
     if reduction.family not in SAFE_FAMILIES | UNSAFE_FAMILIES:
         return Plan(finding, module, None, f"no automatic fix for a `{reduction.family}` reduction")
     for _, tensor in records:
+        if tensor.container:  # a list of terms, stacked by the reduction: the batch is axis 1
+            return Plan(finding, module, None, "the reduced value is a list of per-sample terms")
         if tensor.kind is not Kind.BATCH:
             return Plan(finding, module, None, "the reduced value's batch axis is not first (pairwise or flattened)")
         if tensor.rank == 1:

@@ -71,7 +71,12 @@ LL101 = _register(
             "Flags `tf.reduce_*`, `tf.math.reduce_*`, `K.mean/sum/max/...`, `keras.ops.mean/sum/...`"
             " and `tf.norm` called without `axis` (or with `axis=None`, `keepdims=True` included) "
             "on a tensor derived from `y_true`/`y_pred`, when the result reaches the value the "
-            "loss returns, directly or through variables, arithmetic, branches and helpers."
+            "loss returns, directly or through variables, arithmetic, branches and helpers. Running "
+            "totals and lists of terms are followed too: `total = 0` then `total += term` in a loop "
+            "over quantiles, classes or outputs, `losses.append(term)` then `tf.add_n(losses)`, "
+            "`tf.stack(losses, axis=-1)` or `sum(losses)`, and per-sample results put back together "
+            "(`tf.stack` of a loop over `y_true[i]`, the result of `tf.map_fn`), so a mean of any "
+            "of them without `axis` is reported."
         ),
         why=WHY_PER_SAMPLE,
         example=(
@@ -110,9 +115,21 @@ LL102 = _register(
             "Flags reductions whose `axis` is `0`, or a list or tuple containing `0`, on a tensor "
             "whose first axis is the batch, and `axis=-1` on a value that is already one number "
             "per sample (after `y_pred[:, 0]` or a per-sample reduction), where axis -1 *is* the "
-            "batch axis. Reductions over axis 0 of a pairwise `(batch, batch)` matrix built with "
+            "batch axis. Ranks are used only where the code shows them: `y_pred[:, 0]`, "
+            "`K.batch_flatten`, a reshape to a literal number of axes, `tf.squeeze(x, axis=-1)`, "
+            "`keepdims=True`, earlier reductions with an axis (in helpers too) and the result of "
+            "`tf.map_fn`; `axis=range(ndim)` includes the batch, `axis=range(1, ndim)` (or "
+            "`tf.range(1, tf.rank(x))`) does not; a Keras loss function (`keras.losses.mse`, "
+            "`binary_crossentropy`...) averages the last axis, so of `y_pred[:, 0]` it averages "
+            "the batch. Also flagged: a sum of per-sample values over a "
+            "loop over the batch (`total += f(y_true[i], y_pred[i])`, `tf.add_n` of them) and a "
+            "reduction over axis 1 of a list of per-sample terms (the batch, once the list is "
+            "stacked; `axis=0` reduces the list and is fine). Reductions over axis 0 of a pairwise "
+            "`(batch, batch)` matrix built with "
             "`matmul`/`einsum`/`transpose` (contrastive, triplet and NT-Xent losses) are not "
-            "flagged: they reduce over other samples and keep one value per sample."
+            "flagged: they reduce over other samples and keep one value per sample. A reduction "
+            "over axis 0 whose result is then combined with per-sample values, so that the loss "
+            "keeps its batch axis (VICReg's variance term, class counts of the batch), is LL201."
         ),
         why=WHY_PER_SAMPLE,
         example=(
@@ -143,9 +160,15 @@ LL103 = _register(
             "Flags calling a loss *object* (`keras.losses.BinaryCrossentropy()(y_true, y_pred)`, "
             "or a `Loss` subclass instance) or a metric object inside a loss function when the "
             "result reaches the return value. `Loss.__call__` applies the default reduction and "
-            "returns a scalar; a `Metric` instance also keeps a running mean across batches. The "
+            "returns a scalar; a `Metric` instance also keeps a running mean across batches. "
+            "Objects built once and called later are followed: at module level, as an attribute "
+            "set in `__init__` (`self.bce = keras.losses.BinaryCrossentropy()`), through "
+            "`functools.partial(keras.losses.BinaryCrossentropy, from_logits=True)`, and called "
+            "with `sample_weight=` too (the weights then only rescale one batch number). The "
             "lower-case functions (`keras.losses.binary_crossentropy`) are per-sample and fine, "
-            "and so is an object built with `reduction=\"none\"`."
+            "and so is an object built with `reduction=\"none\"` (or `Reduction.NONE`, or "
+            "Keras 3's `reduction=None`) anywhere on its way: the constructor, the `partial`, or "
+            "a subclass whose `__init__` passes it to `super().__init__`."
         ),
         why=WHY_PER_SAMPLE
         + " Under tf_keras, calling a Loss instance inside a compiled loss also raises a "
@@ -226,20 +249,30 @@ LL201 = _register(
         code="LL201",
         name="batch-statistic-scaling",
         severity=Severity.WARNING,
-        summary="A per-sample loss is scaled by a statistic of the whole batch or by the batch size.",
+        summary=("A per-sample loss is scaled by, or combined with, a statistic of the whole batch, "
+                 "or divided by the batch size."),
         what=(
             "Flags a per-sample value multiplied or divided by a reduction over the whole batch "
             "(`loss / tf.reduce_mean(y_true)`) or divided by the batch size "
-            "(`/ tf.shape(y_true)[0]`). The returned value keeps its shape, so this is a warning: "
-            "the loss of each sample now depends on the other samples of its batch."
+            "(`/ tf.shape(y_true)[0]`), class weights computed from the batch's own labels "
+            "(`tf.reduce_sum(y_true, axis=0)`, `K.sum(y_true, axis=[0, 1, 2])`, "
+            "`tf.math.bincount`, `1 / (counts + eps)`) that reach each sample through `*`, "
+            "`tf.gather`, `tf.tensordot`, `sample_weight=` or `pos_weight=`, and statistics of "
+            "the batch by design (a reduction over axis 0: VICReg's variance and covariance "
+            "terms, a batch centre) combined with per-sample terms, and one fixed sample "
+            "(`y_true[0, ...]`) used in every sample's loss. The returned value keeps its "
+            "shape, so this is a warning: the loss of each sample now depends on the other "
+            "samples of its batch. Reductions of constants and hyper-parameters "
+            "(`tf.reduce_sum(CLASS_WEIGHTS)`) are not flagged."
         ),
         why=(
             "Keras already divides by the batch size (`sum_over_batch_size`); dividing again makes "
             "the loss scale with 1/batch size and over-weights the last, partial batch. A batch "
             "statistic as normaliser couples samples: evaluating the same 10 samples at batch "
             "sizes 10, 5, 2 and 1 gives 0.385, 0.55, 0.81 and 1.0, and samples with zero weight "
-            "still move the normaliser. Contrastive losses that reduce a pairwise matrix are not "
-            "flagged."
+            "still move the normaliser. Class weights counted on the batch give the same sample a "
+            "different weight in every batch it lands in. Contrastive losses that reduce a "
+            "pairwise matrix are not flagged."
         ),
         example=(
             "def relative_mse(y_true, y_pred):\n"
