@@ -46,10 +46,26 @@ def reported_origins(value: Value) -> list[tuple[Origin, str]]:
     if value.kind is Kind.COLLAPSED:
         return [(o, o.code) for o in value.origins if o.kind == "reduction"]
     if value.batchy:
-        pairs = [(o, o.code) for o in value.broadcast]
+        # The value keeps its batch axis: a term reduced over the batch and broadcast back onto
+        # every sample couples the samples (LL202), it does not collapse them; a path that
+        # returns the collapsed value (a branch, `tf.cond`) collapses the loss on that path.
+        pairs = [(o, o.code if o.on_a_path else BROADCAST_CODE) for o in value.broadcast]
         pairs += [(o, "LL201") for o in value.coupled]
         return pairs
     return []
+
+
+BROADCAST_CODE = "LL202"
+
+
+def _broadcast_message(origin: Origin) -> str:
+    """The reduction's own message (what it reduces; why; how to fix), told as a term that is
+    added back to every sample."""
+    parts = origin.detail.split("; ")
+    what, fix = parts[0], parts[-1] if len(parts) > 1 else "reduce only the non-batch axes, e.g. `axis=-1`"
+    return (f"{what}, and that one number for the whole batch is added to every sample's loss: each "
+            "sample's loss depends on the rest of its batch, and sample/class weights and masks do not "
+            f"reach this term; {fix}")
 
 
 def _coupling_message(origin: Origin) -> str:
@@ -121,7 +137,8 @@ def analyse_losses(project: Project, settings: Settings | None = None, finder: F
             if key in seen:
                 continue
             seen.add(key)
-            message = origin.detail if code != "LL201" else _coupling_message(origin)
+            message = (_coupling_message(origin) if code == "LL201" else
+                       _broadcast_message(origin) if code == BROADCAST_CODE else origin.detail)
             if origin.function is not None and origin.function is not target.function:
                 message += f" (via `{origin.function.qualname}`)"
             message += _assumed_alias_note(origin)
@@ -129,6 +146,11 @@ def analyse_losses(project: Project, settings: Settings | None = None, finder: F
                 message += _SIGNATURE_NOTE
             results.append((target, origin, code, message))
         traces.append(LossTrace(target, carried))
+    # A reduction that collapses one loss and is a batch term of another is one place to fix:
+    # reported once, as the collapse, under which both losses list it (`Analysis.key`); each
+    # loss keeps its own code for its verdict.
+    collapses = {id(origin.node) for _, origin, code, _ in results if code != BROADCAST_CODE and code != "LL201"}
+    results = [r for r in results if not (r[2] == BROADCAST_CODE and id(r[1].node) in collapses)]
     return Analysis(results, traces)
 
 
@@ -186,6 +208,15 @@ class Analysis:
         self.results = results
         self.traces = traces
         self._findings: list[Finding] | None = None
+        self._keys: set[tuple[int, str]] | None = None
+
+    def key(self, origin: Origin, code: str) -> tuple[int, str]:
+        """The result a loss's (origin, code) is reported under: its own, or the collapse at
+        the same place when the batch term of this loss collapses another (`analyse_losses`)."""
+        if self._keys is None:
+            self._keys = {(id(o.node), c) for _, o, c, _ in self.results}
+        own = (id(origin.node), code)
+        return own if own in self._keys else (id(origin.node), origin.code)
 
     def findings(self) -> list[Finding]:
         """One per result, each with `losses`: every loss that reaches its reduction."""
@@ -193,27 +224,28 @@ class Analysis:
             reaching: dict[tuple[int, str], set[str]] = {}
             for trace in self.traces:
                 for origin, code in trace.carried:
-                    reaching.setdefault((id(origin.node), code), set()).add(trace.target.function.qualname)
+                    reaching.setdefault(self.key(origin, code), set()).add(trace.target.function.qualname)
             self._findings = [to_finding(target, origin, code, message, sorted(reaching[(id(origin.node), code)]))
                               for target, origin, code, message in self.results]
         return self._findings
 
     def records(self, kept: Collection[Finding]) -> list[LossRecord]:
         """Every loss with its verdict; `kept` are the findings that are reported (what
-        `api._finish` keeps of `findings()`), the others count as suppressed."""
+        `api._finish` keeps of `findings()`), the others count as suppressed. The verdict rests
+        on the loss's own codes: a term that collapses another loss only couples this one."""
         by_key = {(id(origin.node), code): finding
                   for (_, origin, code, _), finding in zip(self.results, self.findings())}
         kept = set(kept)
         lines = _DefinitionLines()
         records = []
         for trace in self.traces:
-            mine = {by_key[(id(origin.node), code)] for origin, code in trace.carried}
+            mine = {by_key[self.key(origin, code)]: code for origin, code in trace.carried}
             # in order, the collapses first: the first finding is the one the verdict rests on
             reported = sorted((f for f in mine if f in kept),
-                              key=lambda f: (f.code.startswith(COUPLING_PREFIX), f.sort_key()))
+                              key=lambda f: (mine[f].startswith(COUPLING_PREFIX), f.sort_key()))
             if not trace.analysed:
                 verdict = "not-analysed"
-            elif any(not f.code.startswith(COUPLING_PREFIX) for f in reported):
+            elif any(not mine[f].startswith(COUPLING_PREFIX) for f in reported):
                 verdict = "collapses"
             elif reported:
                 verdict = "coupled"

@@ -79,6 +79,7 @@ class Origin:
     api: str  # as spelled in the source: "tf.reduce_mean", "K.sum"
     detail: str  # message text for this origin
     function: FunctionInfo | None = None  # the function whose body holds the node
+    on_a_path: bool = False  # reaches a batch value as one path of a merge (a branch), not as a term
     # The reduction names the batch axis on purpose (`axis=0`, `za^T @ zb`): a statistic of the
     # batch by design (VICReg, class counts), not a forgotten `axis`. Broadcast back onto
     # per-sample values it couples the samples (LL201) rather than collapsing the loss.
@@ -218,7 +219,7 @@ def combine(values: list[Value], op: str = "add") -> Value:
                 coupled |= value.coupled
             elif op == "join":
                 # A join is a merge of paths: the collapsed path still reaches the result.
-                broadcast |= {o for o in value.origins if o.kind == "reduction"}
+                broadcast |= {replace(o, on_a_path=True) for o in value.origins if o.kind == "reduction"}
                 coupled |= value.coupled
         note = next((v.per_sample_note for v in data if v.per_sample_note), None)
         loops = {v.loop for v in samples}

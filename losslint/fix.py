@@ -199,7 +199,8 @@ def plan_findings(findings: Sequence[Finding], origins: dict[Finding, Origin], p
                   evaluator: _RecordingEvaluator) -> list[Plan]:
     """One plan per reported finding. A flatten fix changes several reductions at once, so it
     is planned only when every one of them is reported (none suppressed or deselected)."""
-    reported = frozenset(id(origins[f].node) for f in findings if f in origins and f.code == "LL104")
+    reported = frozenset(id(origins[f].node) for f in findings
+                         if f in origins and (f.code == "LL104" or f.code == "LL202" and origins[f].code == "LL104"))
     return [_plan(f, origins.get(f), project, evaluator, reported) for f in findings]
 
 
@@ -208,11 +209,13 @@ def _plan(finding: Finding, origin: Origin | None, project: Project,
     if origin is None:
         return Plan(finding, None, None, "no automatic fix for this rule")
     module = origin.module
-    if finding.code == "LL101":
+    # A batch term broadcast back (LL202) is fixed as the reduction it is (LL101, LL103, LL104).
+    code = origin.code if finding.code == "LL202" else finding.code
+    if code == "LL101":
         return _plan_reduction(finding, origin, evaluator)
-    if finding.code == "LL103":
+    if code == "LL103":
         return _plan_loss_object(finding, origin, project)
-    if finding.code == "LL104":
+    if code == "LL104":
         from losslint.fix_ll104 import plan_scalar  # (imports this module: loaded on first use)
 
         return plan_scalar(finding, origin, project, evaluator, reported)

@@ -174,15 +174,14 @@ LL103 = _register(
         + " Under tf_keras, calling a Loss instance inside a compiled loss also raises a "
         "`ValueError` under `tf.distribute` strategies.",
         example=(
-            "def bce_dice(y_true, y_pred):\n"
-            "    bce = tf.keras.losses.BinaryCrossentropy()\n"
-            "    return bce(y_true, y_pred) + dice(y_true, y_pred)\n"
+            "def smoothed_bce(y_true, y_pred):\n"
+            "    bce = tf.keras.losses.BinaryCrossentropy(label_smoothing=0.1)\n"
+            "    return bce(y_true, y_pred)\n"
         ),
         use_instead=(
-            "def bce_dice(y_true, y_pred):\n"
-            "    bce = tf.keras.losses.binary_crossentropy(y_true, y_pred)\n"
-            "    return bce + dice(y_true, y_pred)\n"
-            "# or: tf.keras.losses.BinaryCrossentropy(reduction=\"none\")\n"
+            "def smoothed_bce(y_true, y_pred):\n"
+            "    return tf.keras.losses.binary_crossentropy(y_true, y_pred, label_smoothing=0.1)\n"
+            "# or: tf.keras.losses.BinaryCrossentropy(label_smoothing=0.1, reduction=\"none\")\n"
         ),
         references=("https://github.com/tensorflow/tensorflow/issues/55321",),
         fix_safety=(
@@ -287,6 +286,48 @@ LL201 = _register(
         fix_safety=(
             "No automatic fix: which per-sample normaliser is right depends on what the batch "
             "statistic was meant to do, and any change alters the loss's scale."
+        ),
+    )
+)
+
+LL202 = _register(
+    Rule(
+        code="LL202",
+        name="batch-term-in-per-sample-loss",
+        severity=Severity.WARNING,
+        summary=("A term reduced over the whole batch is added to a per-sample loss, so every "
+                 "sample's loss carries a number of the whole batch."),
+        what=(
+            "Flags a reduction that would be LL101, LL103 or LL104 on its own (a mean or sum "
+            "without `axis`, a loss object, a flattened Dice) whose one number is then combined "
+            "with a per-sample term (`bce + dice_loss`, `xent - beta * tf.reduce_mean(entropy)`): "
+            "the returned value keeps its batch axis, so this is a warning, not a collapse."
+        ),
+        why=(
+            "Keras applies sample and class weights and masks to each sample's value, so they "
+            "weight the per-sample term but only scale the batch term by their mean: a sample "
+            "with weight 0 still moves it, and a masked step still counts. Each sample's loss "
+            "depends on the rest of its batch, so the same sample gets a different loss in every "
+            "batch it lands in, and the value changes with the batch size."
+        ),
+        example=(
+            "def bce_dice_loss(y_true, y_pred):\n"
+            "    bce = K.binary_crossentropy(y_true, y_pred)\n"
+            "    dice = 2 * K.sum(y_true * y_pred) / (K.sum(y_true) + K.sum(y_pred))\n"
+            "    return bce - K.log(dice)\n"
+        ),
+        use_instead=(
+            "def bce_dice_loss(y_true, y_pred):\n"
+            "    bce = K.mean(K.binary_crossentropy(y_true, y_pred), axis=[1, 2, 3])\n"
+            "    dice = 2 * K.sum(y_true * y_pred, axis=[1, 2, 3]) / (\n"
+            "        K.sum(y_true, axis=[1, 2, 3]) + K.sum(y_pred, axis=[1, 2, 3]))\n"
+            "    return bce - K.log(dice)\n"
+        ),
+        references=("https://github.com/keras-team/keras/issues/19637",),
+        fix_safety=(
+            "As for the reduction's own rule (LL101, LL103, LL104), and unsafe whenever the fixed "
+            "term's per-sample values meet the other term: a mean of a `(batch, h, w, c)` tensor "
+            "becomes `(batch, h, w)`, which may no longer broadcast against a `(batch,)` term."
         ),
     )
 )

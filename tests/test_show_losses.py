@@ -68,7 +68,7 @@ def test_text_names_each_loss_where_it_is_how_it_reaches_keras_and_its_verdict(i
             f"(compile at {finetune}:{line_of(finetune, 'loss=dice_with_bce')}): per-sample") in lines
     # dice_coef is only a metric and a helper here: not a loss.
     assert not any(": dice_coef (" in line for line in lines)
-    assert lines[-1] == "8 losses: 5 collapses, 3 per-sample."
+    assert lines[-1] == "8 losses: 4 collapses, 1 coupled, 3 per-sample."
     assert len(lines) == 9
     assert status == 1  # as `check` itself: problems were found
 
@@ -150,11 +150,12 @@ def test_a_loss_with_only_a_coupling_is_coupled_and_a_collapse_wins_over_a_coupl
     _, out = run(capsys, "losses.py", "--no-cache", "--quiet")
     lines = out.splitlines()
     assert lines[0] == "losses.py:4: relative_mse (signature): coupled at losses.py:6 (LL201)"
-    # The collapse (line 10) comes first, though the coupling (line 12) is also reported.
-    assert lines[1].startswith("losses.py:9: relative_total (signature): collapses at losses.py:10 (")
+    # A batch sum added to per-sample values keeps the batch axis: coupled too (LL202, line 10,
+    # first in line order), beside the batch statistic (LL201, line 12).
+    assert lines[1].startswith("losses.py:9: relative_total (signature): coupled at losses.py:10 (LL202")
     records = by_function(losses_json(capsys, "losses.py", "--no-cache"))
     assert [f["line"] for f in records["relative_total"]["findings"]][0] == 10
-    assert {f["code"] for f in records["relative_total"]["findings"]} >= {"LL101", "LL201"}
+    assert {f["code"] for f in records["relative_total"]["findings"]} >= {"LL202", "LL201"}
 
 
 def test_nothing_to_show(tmp_path, monkeypatch, capsys):
@@ -241,15 +242,17 @@ def test_scope_and_losses_across_files(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["check", "--no-cache", "--format", "json"]) == 1
     findings = json.loads(capsys.readouterr().out)
-    assert {(f["path"], f["function"], f["scope"], tuple(f["losses"])) for f in findings} == {
-        ("metrics.py", "hybrid_loss", "dice_coef", ("hybrid_loss", "plain_dice_loss"))}
+    # The sums collapse plain_dice_loss and are a batch term of hybrid_loss: reported once, as
+    # the collapse, and listed by both.
+    assert {(f["path"], f["code"], f["function"], f["scope"], tuple(f["losses"])) for f in findings} == {
+        ("metrics.py", "LL101", "plain_dice_loss", "dice_coef", ("hybrid_loss", "plain_dice_loss"))}
     assert len(findings) == 3  # three sums, each reported once
     records = by_function(losses_json(capsys, "--no-cache"))
     assert sorted(records) == ["hybrid_loss", "mae", "plain_dice_loss"]
     assert (records["hybrid_loss"]["via"], records["plain_dice_loss"]["via"]) == (
         "compile at train.py:6", "compile at train.py:7")
+    assert (records["hybrid_loss"]["verdict"], records["plain_dice_loss"]["verdict"]) == ("coupled", "collapses")
     for name in ("hybrid_loss", "plain_dice_loss"):
-        assert records[name]["verdict"] == "collapses"
         assert [(f["path"], f["line"]) for f in records[name]["findings"]] == [
             ("metrics.py", 5), ("metrics.py", 6), ("metrics.py", 6)]
     assert (records["mae"]["source"], records["mae"]["verdict"]) == ("signature", "per-sample")
@@ -306,7 +309,7 @@ def test_show_losses_writes_to_the_output_file_and_keeps_the_exit_status(in_repo
     report = in_repo / "losses.txt"
     status, out = run(capsys, "fixtures/crossfile", "--no-cache", "-o", str(report))
     assert (status, out) == (1, "")
-    assert report.read_text().splitlines()[-1] == "8 losses: 5 collapses, 3 per-sample."
+    assert report.read_text().splitlines()[-1] == "8 losses: 4 collapses, 1 coupled, 3 per-sample."
     assert run(capsys, "fixtures/crossfile", "--no-cache", "--exit-zero", "--quiet")[0] == 0
     assert run(capsys, "fixtures/crossfile/losses.py", "--no-cache", "--select", "LL2")[0] == 0
 
