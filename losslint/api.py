@@ -117,7 +117,9 @@ def _scan_paths(paths: Sequence[str], settings: Settings) -> Scan:
     found, analysis = _analyse(project, targets, settings)
     on_disk = {source.display: source.path for source in sources}
     report.findings = _finish(findings + found, project, settings, on_disk)
-    report.losses = sorted(analysis.records(report.findings), key=LossRecord.sort_key)
+    from losslint import inventory
+
+    report.losses = sorted(inventory.records(analysis, report.findings), key=LossRecord.sort_key)
     return Scan(report, project, targets)
 
 

@@ -128,7 +128,7 @@ class WorkerState:
 
     def _findings(self, gid: int, members, names: tuple[frozenset, frozenset]) -> dict[str, list]:
         """The group's reported findings and its losses (`--show-losses`), as the cache keeps them."""
-        from losslint import api
+        from losslint import api, inventory
 
         project, file_findings, on_disk = self._load(gid, members)
         finder = _GroupFinder(project, names)
@@ -137,7 +137,7 @@ class WorkerState:
         findings += found
         findings += project.late_findings  # files parsed on demand that turned out not to
         kept = api._finish(findings, project, self.settings, on_disk)
-        records = analysis.records(kept)
+        records = inventory.records(analysis, kept)
         del self.groups[gid]  # done with its trees
         result = {"findings": [cachelib.finding_to_json(f) for f in kept],
                   "losses": [cachelib.loss_to_json(r) for r in records]}

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from losslint import api, parallel
-from losslint.analysis import HOW_IT_REACHES_KERAS, describe_source
+from losslint.inventory import HOW_IT_REACHES_KERAS, describe_source
 from losslint.cli import main
 from losslint.ftypes import Place, Settings
 from losslint.output import JSON_KEYS, LOSS_JSON_KEYS
@@ -336,10 +336,10 @@ def test_how_a_loss_reaches_keras_is_data():
 
 
 def test_the_cheap_line_of_a_call_is_libcst_s_line():
-    # The inventory finds a call's line from the start of its text (`analysis._call_line`)
+    # The inventory finds a call's line from the start of its text (`inventory._call_line`)
     # rather than by generating the module's code: on every call of the fixtures, the line
     # it gives (when it gives one) must be the one LibCST's positions give.
-    from losslint.analysis import _call_line
+    from losslint.inventory import _call_line
     from losslint.project import _positions
 
     scan = api.scan_paths([str(REPO / "fixtures"), str(REPO / "demo")], Settings())
@@ -357,11 +357,11 @@ def test_the_cheap_line_of_a_call_is_libcst_s_line():
 
 
 def test_the_cheap_line_of_a_loss_is_libcst_s_line():
-    # Likewise the `def` line of each loss (`analysis._DefinitionLines`) against LibCST's
+    # Likewise the `def` line of each loss (`inventory._DefinitionLines`) against LibCST's
     # position of the `def` keyword, for every function of the fixtures.
     import libcst as cst
 
-    from losslint.analysis import _DefinitionLines
+    from losslint.inventory import _DefinitionLines
     from losslint.project import _positions
 
     scan = api.scan_paths([str(REPO / "fixtures"), str(REPO / "demo")], Settings())
