@@ -338,7 +338,7 @@ METRIC_NAME_HINTS = frozenset({"coef", "coeff", "coefficient", "acc", "accuracy"
                                "index", "miou", "r2", "rsquared", "perplexity", "kappa",
                                "corr", "correlation", "pearson", "spearman", "kendall", "kendalls",
                                "tau", "sensitivity", "specificity", "confusion", "tp", "tn",
-                               "fp", "fn", "positive", "positives", "negative", "negatives"})
+                               "fp", "fn", "positive", "positives", "negative", "negatives", "similarity"})
 # Words that name a metric only as the last word of a name (`true_neg`, not `neg_log_likelihood`).
 METRIC_HEAD_WORDS = METRIC_NAME_HINTS | {"neg", "pos"}
 # Whole names that are metrics when nothing compiles them as a loss (`mae_batch` may be a loss).

@@ -171,6 +171,7 @@ class Finder:
         self._metric_ids: set[int] = set()  # id(node) of functions passed as metrics
         self._not_loss_ids: set[int] = set()  # ... used in training loops, mapped per sample
         self._helper_ids: set[int] = set()  # ... called by losses
+        self._coefficient_ids: set[int] = set()  # ... whose result a loss takes `1 - ...` of
         self._step_ids: set[int] = set()  # functions run by `strategy.run(...)`
         self._memo: dict[tuple, list] = {}
 
@@ -552,10 +553,15 @@ class Finder:
             if not self._excluded(fn):
                 add(fn, source, site=where)
         for fn in self.project.functions():
-            if isinstance(fn.node, cst.FunctionDef) and self._plain_owner(fn) and (
-                    has_keras_signature(fn) or _loss_object_call(fn)):
-                if id(fn.node) not in targets and not self._excluded(fn):
+            if not isinstance(fn.node, cst.FunctionDef) or id(fn.node) in targets or not self._plain_owner(fn):
+                continue
+            if has_keras_signature(fn) or _loss_object_call(fn):
+                if not self._excluded(fn):
                     add(fn, "signature")
+            elif _keras_signature_with_extras(fn) and not self._excluded(fn):
+                # `triplet_1d(y_true, y_pred, N)`: a loss once its users bind N (a partial, a
+                # lambda); analysed with the extra parameters as unknown constants
+                add(fn, "signature", 0, _keras_signature_with_extras(fn))
         order = {id(fn.node): i for i, fn in enumerate(self.project.functions())}
         return sorted(targets.values(), key=lambda t: (_source_rank(t.source), order[id(t.function.node)]))
 
@@ -582,6 +588,8 @@ class Finder:
                         self.not_loss_uses.add(last_name(site.call.func) or "")
                         callees = self._callee_ids(site.call.func, site.scope)
                         (self._not_loss_ids if caller in steps else self._helper_ids).update(callees)
+                        if caller in losses and id(site.call) in _complemented_calls(site.in_function):
+                            self._coefficient_ids.update(callees)
             for site in module.tape_calls:
                 self.not_loss_uses.add(last_name(site.call.func) or "")
                 self._not_loss_ids.update(self._callee_ids(site.call.func, site.scope))
@@ -615,6 +623,8 @@ class Finder:
             return True
         if _computes_outside_tensorflow(self.project, fn):
             return True
+        if id(fn.node) in self._coefficient_ids:
+            return True  # a loss takes `1 - tversky(y_true, y_pred)`: a similarity, not a loss
         module_words = {w for part in fn.module.name.split(".") for w in _words(part)}
         if id(fn.node) in self._helper_ids and not (
                 _head_words(fn.name) & catalogue.LOSS_NAME_WORDS
@@ -747,6 +757,14 @@ class Finder:
                 weak.append((target, "custom-objects", site))
 
 
+def _keras_signature_with_extras(fn: FunctionInfo) -> tuple[str, ...]:
+    """The required parameters after `y_true, y_pred` (positional or keyword-only), or ()."""
+    params = fn.call_params()
+    if [p.name.value for p in params[:2]] != ["y_true", "y_pred"] or any(p.default is not None for p in params[:2]):
+        return ()
+    return tuple(p.name.value for p in [*params[2:], *fn.node.params.kwonly_params] if p.default is None)
+
+
 def _loss_object_call(fn: FunctionInfo) -> bool:
     """`__call__(self, gt, pr)` of a plain class named as a loss (`DiceLoss`, `SumOfLosses`):
     a loss object of a library, whatever its parameters are called."""
@@ -831,6 +849,21 @@ def _mentions(node: cst.CSTNode, names: set[str]) -> bool:
     if isinstance(node, cst.Name):
         return node.value in names
     return any(_mentions(child, names) for child in children(node))
+
+
+def _complemented_calls(fn: FunctionInfo) -> set[int]:
+    """id() of the calls whose result the function takes one minus (`1 - dice(y_true, y_pred)`,
+    `1.0 - self.iou(...)`): what such a call returns is a similarity, the loss is its complement."""
+    found: set[int] = set()
+    todo = [fn.node]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Subtract) \
+                and isinstance(node.left, (cst.Integer, cst.Float)) and node.left.value in ("1", "1.0", "1.") \
+                and isinstance(node.right, cst.Call):
+            found.add(id(node.right))
+        todo.extend(children(node))
+    return found
 
 
 def _own_calls(fn: FunctionInfo):

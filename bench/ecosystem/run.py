@@ -17,14 +17,16 @@ Two modes, as the accuracy issue measures them:
   file  each labelled file scanned alone (a loss file handed to losslint by pre-commit, or
         pasted into a fresh project).
 
-Scoring, per labelled function (the function Keras calls, by its __qualname__ and file):
-  collapsing  found when an LL1xx finding names it as its loss (`function`, or one of
-              `losses`: every loss the reduction reaches), else a miss;
-  coupled     found when an LL2xx finding names it and no LL1xx does; an LL1xx is a false report;
+Scoring, per labelled function (the function Keras calls, by its __qualname__ and file), by
+the verdict the inventory (`--show-losses`) gives that very loss:
+  collapsing  found when its verdict is "collapses", else a miss;
+  coupled     found when it is "coupled"; "collapses" is a false report;
   per-sample, not-a-loss
-              any finding naming it is a false report.
+              "collapses" or "coupled" is a false report.
 precision = right reports / labelled functions reported; recall = collapsing losses found.
-Findings on functions nobody labelled are listed apart: they are not scored, but read them.
+A losslint without the inventory (an older checkout, --tree) is scored by its findings instead:
+a finding names its loss (`function`, and `losses` when it has them). Losses or findings on
+functions nobody labelled are listed apart: they are not scored, but read them.
 """
 
 from __future__ import annotations
@@ -50,8 +52,13 @@ from losslint.ftypes import Settings
 out = {}
 for path in sys.argv[1:]:
     report = check_paths([path], Settings())
-    out[path] = [{"path": f.path, "code": f.code, "function": f.function, "line": f.line,
-                  "losses": list(getattr(f, "losses", None) or [])} for f in report.findings]
+    records = getattr(report, "losses", None)
+    if records is not None:  # a losslint with the inventory: each loss with its own verdict
+        out[path] = {"losses": [{"path": r.place.path, "function": r.function, "verdict": r.verdict,
+                                 "codes": [f.code for f in r.findings]} for r in records]}
+    else:
+        out[path] = {"findings": [{"path": f.path, "code": f.code, "function": f.function, "line": f.line}
+                                  for f in report.findings]}
 print(json.dumps(out))
 """
 
@@ -124,12 +131,18 @@ def _env(tree: Path) -> dict:
     return env
 
 
-def scan_repo(directory: Path, tree: Path) -> list[dict]:
-    run = subprocess.run([sys.executable, "-m", "losslint", "check", ".", "--format", "json", "--no-cache",
-                          "--exit-zero"], cwd=directory, env=_env(tree), capture_output=True, text=True)
+def scan_repo(directory: Path, tree: Path) -> dict:
+    """{"losses": [...]} from the inventory (`--show-losses`), or {"findings": [...]} from a
+    losslint that has none (an older checkout measured for comparison)."""
+    base = [sys.executable, "-m", "losslint", "check", ".", "--format", "json", "--no-cache", "--exit-zero"]
+    run = subprocess.run([*base, "--show-losses"], cwd=directory, env=_env(tree), capture_output=True, text=True)
+    if run.returncode == 0:
+        return {"losses": [{"path": r["path"], "function": r["function"], "verdict": r["verdict"],
+                            "codes": [f["code"] for f in r["findings"]]} for r in json.loads(run.stdout)]}
+    run = subprocess.run(base, cwd=directory, env=_env(tree), capture_output=True, text=True)
     if run.returncode != 0:
         raise SystemExit(f"losslint failed on {directory}:\n{run.stderr[-2000:]}")
-    return json.loads(run.stdout)
+    return {"findings": json.loads(run.stdout)}
 
 
 def scan_files(directory: Path, paths: list[str], tree: Path) -> dict[str, list[dict]]:
@@ -144,7 +157,45 @@ def _norm(path: str) -> str:
     return os.path.normpath(path).replace(os.sep, "/")
 
 
-def judge(entry: dict, findings: list[dict]) -> tuple[list[tuple], list[dict]]:
+_VERDICT_CODES = {"collapses": {"LL1"}, "coupled": {"LL2"}}
+
+
+def judge(entry: dict, scan: dict) -> tuple[list[tuple], list[dict]]:
+    """Score one scan: by the inventory's verdict of each loss when the scan has one, else by
+    the findings."""
+    if "losses" not in scan:
+        return judge_findings(entry, scan["findings"])
+    labels = entry["functions"]
+    by_name = defaultdict(list)
+    for label in labels:
+        by_name[label["function"]].append(label)
+    verdicts: dict[int, set[str]] = defaultdict(set)
+    codes: dict[int, set[str]] = defaultdict(set)
+    unclaimed = []
+    for record in scan["losses"]:
+        candidates = by_name.get(record["function"], [])
+        same_file = [c for c in candidates if _norm(c["path"]) == _norm(record["path"])]
+        owner = same_file[0] if same_file else (candidates[0] if len(candidates) == 1 else None)
+        if owner is None:
+            if record["verdict"] in _VERDICT_CODES:
+                unclaimed.append({"path": record["path"], "line": "", "code": record["verdict"],
+                                  "function": record["function"]})
+            continue
+        verdicts[id(owner)] |= _VERDICT_CODES.get(record["verdict"], set())
+        codes[id(owner)] |= set(record["codes"])
+    return [(label, _outcome(label["label"], verdicts[id(label)]), sorted(codes[id(label)]))
+            for label in labels], unclaimed
+
+
+def _outcome(kind: str, families: set[str]) -> str:
+    if kind == "collapsing":
+        return "found" if "LL1" in families else "missed"
+    if kind == "coupled":
+        return "false" if "LL1" in families else ("found" if "LL2" in families else "missed")
+    return "false" if families else "quiet"
+
+
+def judge_findings(entry: dict, findings: list[dict]) -> tuple[list[tuple], list[dict]]:
     """(label, function, outcome) per labelled function, and the findings no label claims.
 
     A finding names its loss by qualname, and its path is where the reduction is (a helper may
@@ -172,15 +223,9 @@ def judge(entry: dict, findings: list[dict]) -> tuple[list[tuple], list[dict]]:
             claimed[id(owner)].append(finding)
     results = []
     for label in labels:
-        codes = {f["code"][:3] for f in claimed.get(id(label), [])}
-        kind = label["label"]
-        if kind == "collapsing":
-            outcome = "found" if "LL1" in codes else "missed"
-        elif kind == "coupled":
-            outcome = "false" if "LL1" in codes else ("found" if "LL2" in codes else "missed")
-        else:
-            outcome = "false" if codes & {"LL1", "LL2"} else "quiet"
-        results.append((label, outcome, sorted({f["code"] for f in claimed.get(id(label), [])})))
+        families = {f["code"][:3] for f in claimed.get(id(label), [])} & {"LL1", "LL2"}
+        results.append((label, _outcome(label["label"], families),
+                        sorted({f["code"] for f in claimed.get(id(label), [])})))
     return results, [f for f in unclaimed if f["code"][:3] in ("LL1", "LL2")]
 
 
@@ -231,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
             results, stray = [], []
             for path in paths:
                 sub = dict(entry, functions=[f for f in entry["functions"] if f["path"] == path])
-                got, left = judge(sub, per_file.get(path, []))
+                got, left = judge(sub, per_file.get(path, {"findings": []}))
                 results += got
                 stray += left
             outcomes["file"].append((entry, results))
