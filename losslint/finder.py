@@ -82,9 +82,11 @@ def class_kind(project: Project, cls: ClassInfo, _seen: frozenset = frozenset())
             name = resolved.qualified
             if name in catalogue.LOSS_BASES or catalogue.is_loss_class(name):
                 return "loss"
-            if name.rpartition(".")[2] in catalogue.LOSS_BASE_NAMES and name.split(".")[0] not in catalogue.API_ROOTS:
-                # `from ..base import Loss` of a package the scan does not hold (a file checked
-                # alone): a class with `call(self, y_true, y_pred)` on a `Loss` is Keras' protocol
+            if name.rpartition(".")[2] in catalogue.LOSS_BASE_NAMES and name.split(".")[0] not in catalogue.API_ROOTS \
+                    and not _overrides_dunder_call(project, cls):
+                # `from ..base import Loss` of a module the scan does not hold (a file checked
+                # alone): `call(self, y_true, y_pred)` on a `Loss` is Keras' protocol; a class
+                # that defines `__call__` there is a plain loss object of its library
                 return "loss"
             if catalogue.is_metric_class(name):
                 return "metric"
@@ -172,6 +174,7 @@ class Finder:
         self._not_loss_ids: set[int] = set()  # ... used in training loops, mapped per sample
         self._helper_ids: set[int] = set()  # ... called by losses
         self._coefficient_ids: set[int] = set()  # ... whose result a loss takes `1 - ...` of
+        self._complements: dict[int, set[int]] = {}  # `_complemented_calls` per function
         self._step_ids: set[int] = set()  # functions run by `strategy.run(...)`
         self._memo: dict[tuple, list] = {}
 
@@ -588,11 +591,17 @@ class Finder:
                         self.not_loss_uses.add(last_name(site.call.func) or "")
                         callees = self._callee_ids(site.call.func, site.scope)
                         (self._not_loss_ids if caller in steps else self._helper_ids).update(callees)
-                        if caller in losses and id(site.call) in _complemented_calls(site.in_function):
+                        if caller in losses and id(site.call) in self._complemented(site.in_function):
                             self._coefficient_ids.update(callees)
             for site in module.tape_calls:
                 self.not_loss_uses.add(last_name(site.call.func) or "")
                 self._not_loss_ids.update(self._callee_ids(site.call.func, site.scope))
+
+    def _complemented(self, fn: FunctionInfo) -> set[int]:
+        key = id(fn.node)
+        if key not in self._complements:
+            self._complements[key] = _complemented_calls(fn)
+        return self._complements[key]
 
     def _callee_ids(self, func: cst.BaseExpression, scope: Scope) -> set[int]:
         """The scanned functions a callee expression names (`helper`, `mod.helper`,
@@ -671,8 +680,9 @@ class Finder:
                 resolved = self.project.resolve(base.value, cls.scope.parent or cls.scope)
                 if isinstance(resolved, ClassInfo):
                     todo.append(resolved)
-                elif not (isinstance(resolved, External) and resolved.qualified == "object"):
+                elif not isinstance(resolved, External) or resolved.qualified.split(".")[0] in catalogue.API_ROOTS:
                     return False
+                # `object`, or a class of the project the scan does not hold: plain
         return True
 
     def _registered(self, fn: FunctionInfo) -> bool:
