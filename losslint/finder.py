@@ -175,6 +175,9 @@ class Finder:
         self._helper_ids: set[int] = set()  # ... called by losses
         self._coefficient_ids: set[int] = set()  # ... whose result a loss takes `1 - ...` of
         self._complements: dict[int, set[int]] = {}  # `_complemented_calls` per function
+        self._calls_by_function: dict[int, list[CallSite]] | None = None
+        self._metric_exprs: list[tuple[cst.BaseExpression, Scope]] = []  # `metrics=` values
+        self._mapped_exprs: list[tuple[cst.BaseExpression, Scope]] = []  # `tf.map_fn(fn, ...)`
         self._step_ids: set[int] = set()  # functions run by `strategy.run(...)`
         self._memo: dict[tuple, list] = {}
 
@@ -551,51 +554,76 @@ class Finder:
             if any(self._registers(d.decorator) for d in cls.node.decorators):
                 weak += [(method, "registry", None) for method, _, _ in self._instance_losses(cls)]
 
-        self._collect_evidence(targets, strategy_targets)
+        candidates = {fn.name for fn, _, _ in weak} | {
+            fn.name for fn in self.project.functions()
+            if isinstance(fn.node, cst.FunctionDef) and id(fn.node) not in targets
+            and (has_keras_signature(fn) or _loss_object_call(fn) or _keras_signature_with_extras(fn))}
+        self._collect_evidence(targets, candidates)
         for fn, source, where in weak:
             if not self._excluded(fn):
                 add(fn, source, site=where)
         for fn in self.project.functions():
-            if not isinstance(fn.node, cst.FunctionDef) or id(fn.node) in targets or not self._plain_owner(fn):
+            if not isinstance(fn.node, cst.FunctionDef) or id(fn.node) in targets:
                 continue
-            if has_keras_signature(fn) or _loss_object_call(fn):
-                if not self._excluded(fn):
-                    add(fn, "signature")
-            elif _keras_signature_with_extras(fn) and not self._excluded(fn):
-                # `triplet_1d(y_true, y_pred, N)`: a loss once its users bind N (a partial, a
-                # lambda); analysed with the extra parameters as unknown constants
-                add(fn, "signature", 0, _keras_signature_with_extras(fn))
+            extras = () if has_keras_signature(fn) or _loss_object_call(fn) else _keras_signature_with_extras(fn)
+            if (extras or has_keras_signature(fn) or _loss_object_call(fn)) and self._plain_owner(fn) \
+                    and not self._excluded(fn):
+                # with extras, `triplet_1d(y_true, y_pred, N)`: a loss once its users bind N (a
+                # partial, a lambda); analysed with the extra parameters as unknown constants
+                add(fn, "signature", 0, extras)
         order = {id(fn.node): i for i, fn in enumerate(self.project.functions())}
         return sorted(targets.values(), key=lambda t: (_source_rank(t.source), order[id(t.function.node)]))
 
     # -- evidence that a (y_true, y_pred) function is not a loss ----------------------------
-    def _collect_evidence(self, targets: dict, strategy_targets: set[str]) -> None:
-        """Functions the scan shows used otherwise than as a loss: called by a loss or a
-        loss-shaped function (a helper), by a training step or a `strategy.run` step, inside a
-        `GradientTape` block. Resolved through bindings and imports like compile sites: a
-        function of the same name elsewhere is not concerned. (`metrics=` and per-sample
-        maps are resolved where they are met, in `_site`.) The names are kept too, as the
-        facts a group of files reports (losslint/incremental.py)."""
-        losses = {id(t.function.node) for t in targets.values()}
-        steps = set()
+    def _collect_evidence(self, targets: dict, candidates: set[str]) -> None:
+        """Functions the scan shows used otherwise than as a loss: as a metric, called by a
+        loss or a loss-shaped function (a helper), by a training step or a `strategy.run`
+        step, inside a `GradientTape` block, mapped per sample. Resolved through bindings and
+        imports like compile sites: a function of the same name elsewhere is not concerned.
+        Only what may name a weak candidate (by its last name: `candidates`) is resolved, since
+        resolving may parse modules on demand. The names are kept too, as the facts a group of
+        files reports (losslint/incremental.py)."""
+        if not candidates:
+            return
+        for expr, scope in self._metric_exprs:
+            self._metric_ids |= {id(fn.node) for fn, _, _ in self.resolve(expr, scope)}
+        for expr, scope in self._mapped_exprs:
+            if _names_in(expr, direct=True) & candidates:
+                self._not_loss_ids |= self._callee_ids(expr, scope)
+        losses = {id(t.function.node): t.function for t in targets.values()}
+        steps = {}
         for fn in self.project.functions():
             if has_keras_signature(fn):
-                losses.add(id(fn.node))
+                losses[id(fn.node)] = fn
             if fn.name in catalogue_ctl_methods() or id(fn.node) in self._step_ids:
-                steps.add(id(fn.node))
+                steps[id(fn.node)] = fn
+        for caller, fn in [*losses.items(), *steps.items()]:
+            for site in self._calls_of(fn):
+                name = last_name(site.call.func) or ""
+                self.not_loss_uses.add(name)
+                if name not in candidates:
+                    continue
+                callees = self._callee_ids(site.call.func, site.scope)
+                (self._not_loss_ids if caller in steps else self._helper_ids).update(callees)
+                if caller in losses and id(site.call) in self._complemented(fn):
+                    self._coefficient_ids.update(callees)
         for module in list(self.project.modules):
-            for sites in module.calls_by_name.values():
-                for site in sites:
-                    caller = id(site.in_function.node) if site.in_function is not None else None
-                    if caller in losses or caller in steps:
-                        self.not_loss_uses.add(last_name(site.call.func) or "")
-                        callees = self._callee_ids(site.call.func, site.scope)
-                        (self._not_loss_ids if caller in steps else self._helper_ids).update(callees)
-                        if caller in losses and id(site.call) in self._complemented(site.in_function):
-                            self._coefficient_ids.update(callees)
             for site in module.tape_calls:
-                self.not_loss_uses.add(last_name(site.call.func) or "")
-                self._not_loss_ids.update(self._callee_ids(site.call.func, site.scope))
+                name = last_name(site.call.func) or ""
+                self.not_loss_uses.add(name)
+                if name in candidates:
+                    self._not_loss_ids.update(self._callee_ids(site.call.func, site.scope))
+
+    def _calls_of(self, fn: FunctionInfo) -> list[CallSite]:
+        """The calls in the function's own body (indexed once per project)."""
+        if self._calls_by_function is None:
+            self._calls_by_function = {}
+            for module in self.project.modules:
+                for sites in module.calls_by_name.values():
+                    for site in sites:
+                        if site.in_function is not None:
+                            self._calls_by_function.setdefault(id(site.in_function.node), []).append(site)
+        return self._calls_by_function.get(id(fn.node), [])
 
     def _complemented(self, fn: FunctionInfo) -> set[int]:
         key = id(fn.node)
@@ -630,7 +658,7 @@ class Finder:
         says loss."""
         if id(fn.node) in self._metric_ids or id(fn.node) in self._not_loss_ids:
             return True
-        if _computes_outside_tensorflow(self.project, fn):
+        if _computes_outside_tensorflow(self.project, fn, self._calls_of(fn)):
             return True
         if id(fn.node) in self._coefficient_ids:
             return True  # a loss takes `1 - tversky(y_true, y_pred)`: a similarity, not a loss
@@ -734,12 +762,12 @@ class Finder:
             for key in ("metrics", "weighted_metrics"):
                 if key in keywords:
                     self.metric_names |= _names_in(keywords[key])
-                    self._metric_ids |= {id(fn.node) for fn, _, _ in self.resolve(keywords[key], scope)}
+                    self._metric_exprs.append((keywords[key], scope))
             return
         if name in ("map_fn", "vectorized_map", "map") and positional:
             if qualified is None or qualified in catalogue.PER_SAMPLE_MAPS:
                 self.not_loss_uses |= _names_in(positional[0], direct=True)
-                self._not_loss_ids |= self._callee_ids(positional[0], scope)
+                self._mapped_exprs.append((positional[0], scope))
             return
         if name in catalogue.STRATEGY_RUNS and positional and isinstance(call.func, cst.Attribute):
             strategy_targets |= _names_in(positional[0], direct=True)
@@ -833,12 +861,12 @@ def _source_rank(source: str) -> int:
     return SOURCES.index(source)
 
 
-def _computes_outside_tensorflow(project: Project, fn: FunctionInfo) -> bool:
+def _computes_outside_tensorflow(project: Project, fn: FunctionInfo, calls: list[CallSite]) -> bool:
     """NumPy on the function's inputs (`np.squeeze(y_true)`, `np.mean(...)`), scikit-learn,
     `.numpy()` / `.item()` or `float(...)` of the result: evaluation code run on arrays, which
     Keras could not trace as a loss. (NumPy on constants, `np.log(2.0)`, is fine in a loss.)"""
     inputs = {p.name.value for p in fn.call_params()[:2]}
-    for site in _own_calls(fn):
+    for site in calls:
         func = site.call.func
         if isinstance(func, cst.Attribute) and func.attr.value in ("numpy", "item") and not site.call.args:
             return True
@@ -875,9 +903,3 @@ def _complemented_calls(fn: FunctionInfo) -> set[int]:
         todo.extend(children(node))
     return found
 
-
-def _own_calls(fn: FunctionInfo):
-    for sites in fn.module.calls_by_name.values():
-        for site in sites:
-            if site.in_function is fn:
-                yield site
