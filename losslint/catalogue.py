@@ -363,6 +363,9 @@ CONVENTIONAL_ALIASES = {
     "np": "numpy",
     "keras": "keras",
 }
+# Gradients of a value with respect to tensors, as a list: of a batch loss with respect to a
+# model input (a WGAN-GP's interpolated samples), each gradient is batch data.
+GRADIENTS = frozenset({"keras.backend.gradients", "tensorflow.gradients"})
 # Names that mean one API whatever object they are read from, when that object is not one
 # the scan can follow (a lazy-import proxy: `KERAS_DEPS.reduce_mean`, `deps.Loss`): TensorFlow's
 # `reduce_*` names exist nowhere else, and `Loss` is read only as a class base with `call`.

@@ -1055,6 +1055,9 @@ class Evaluator:
         tensors = positional + [v for k, v in keywords.items() if k not in ("name", "dtype")]
         any_batch = any(v.batchy for v in tensors)
 
+        if qualified in catalogue.GRADIENTS and positional and positional[0].batchy:
+            # `K.gradients(y_pred, averaged_samples)[0]`: the list of d(batch value)/d(input)
+            return sequence([Value(Kind.BATCH)])
         if qualified in catalogue.PARTIALS and positional:
             return Value(Kind.OBJECT, obj=Partial(positional[0], tuple(positional[1:]),
                                                   tuple(sorted(keywords.items())), source_of(node.args[0].value)))
