@@ -310,7 +310,7 @@ class Finder:
         if isinstance(call.func, cst.Subscript):
             # `LOSSES[name]()`: an instance of a registered class, or what a factory returns.
             results = []
-            for entity in self._registered_entities(call.func, scope, depth):
+            for entity in self._registered_entities(call.func, scope):
                 if isinstance(entity, ClassInfo):
                     results += self._instance_losses(entity)
                 elif isinstance(entity, FunctionInfo):
@@ -404,7 +404,7 @@ class Finder:
                     found.append((value, where))
         return found
 
-    def _registered_entities(self, expr: cst.Subscript, scope: Scope, depth: int):
+    def _registered_entities(self, expr: cst.Subscript, scope: Scope):
         """The functions and classes a registry lookup (`LOSSES[name]`) may give."""
         values = []
         base = expr.value
@@ -717,9 +717,10 @@ class Finder:
         return isinstance(fn.node, cst.FunctionDef) and any(self._registers(d) for d in fn.decorators())
 
     def _registers(self, decorator: cst.BaseExpression) -> bool:
-        """A decorator that puts what it decorates into a registry looked up by name:
-        `@register("dice")`, `@LOSSES.register_module()`, or a scanned decorator whose body
-        stores its argument with `registry[key] = argument`."""
+        """A decorator that puts what it decorates into a registry looked up by name, by its
+        name: `@register("dice")`, `@LOSSES.register_module()`, not metric registries nor
+        `register_keras_serializable` (a signature decides those). A lookup of such a registry
+        (`LOSSES[name]`) follows the decorator's body instead (`_registrar_targets`)."""
         callee = decorator.func if isinstance(decorator, cst.Call) else decorator
         name = last_name(callee)
         if name is None:

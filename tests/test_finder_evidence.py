@@ -39,3 +39,18 @@ def test_the_head_word_decides_between_loss_and_metric(tmp_path):
         "    def weighted_coef(y_true, y_pred):\n        return tf.reduce_mean(w * y_true * y_pred)\n"
         "    return weighted_coef\n")
     assert losses_of(tmp_path) == {"dice_coef_loss", "weighted_bce_loss.<locals>.weighted_coef"}
+
+
+def test_a_conventional_alias_nothing_binds_is_read_and_said(tmp_path):
+    # A notebook cell or snippet whose imports are elsewhere: `K` is keras.backend.
+    (tmp_path / "snippet.py").write_text(
+        "def dice_loss(y_true, y_pred):\n    return 1.0 - 2.0 * K.sum(y_true * y_pred)\n")
+    (finding,) = check_paths([str(tmp_path)], Settings(), jobs=1).findings
+    assert finding.code == "LL101"
+    assert "(`K` is not imported in this file: read as `keras.backend`)" in finding.message
+    # Bound by an import, the alias is the import's and nothing is said.
+    (tmp_path / "snippet.py").write_text(
+        "from tensorflow.keras import backend as K\n\n"
+        "def dice_loss(y_true, y_pred):\n    return 1.0 - 2.0 * K.sum(y_true * y_pred)\n")
+    (finding,) = check_paths([str(tmp_path)], Settings(), jobs=1).findings
+    assert "not imported" not in finding.message
