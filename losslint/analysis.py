@@ -11,11 +11,13 @@ import fnmatch
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from losslint.catalogue import CONVENTIONAL_ALIASES
+import libcst as cst
+
+from losslint.catalogue import CONVENTIONAL_ALIASES, INJECTED_MODULES
 from losslint.evaluate import Evaluator, Kind, Origin, Value
 from losslint.finder import Finder, LossTarget
 from losslint.ftypes import Finding, Settings
-from losslint.project import FunctionInfo, Project
+from losslint.project import ClassBinding, DefBinding, FunctionInfo, ImportBinding, Project
 from losslint.rules import RULES
 
 _SIGNATURE_NOTE = " [a loss by its (y_true, y_pred) signature]"
@@ -49,10 +51,24 @@ def reported_origins(value: Value) -> list[tuple[Origin, str]]:
         pairs = [(o, o.code if o.on_a_path else BROADCAST_CODE) for o in value.broadcast]
         pairs += [(o, "LL201") for o in value.coupled]
         return pairs
+    if value.kind is Kind.SAMPLE and not value.container and value.loop is None:
+        # `K.mean(cce(y_true[0, :, :], y_pred[0, :, :]))`: the loss of the first sample alone,
+        # for the whole batch. Only a tensor index (`[0, :]`) says so: `y_pred[0]` alone may be
+        # the first of a list of outputs a triplet loss is handed.
+        return [(o, ONE_SAMPLE_CODE) for o in value.origins
+                if o.kind == "one-sample" and isinstance(o.node, cst.Subscript) and len(o.node.slice) > 1]
     return []
 
 
 BROADCAST_CODE = "LL202"
+ONE_SAMPLE_CODE = "LL102"
+
+
+def _one_sample_message(origin: Origin) -> str:
+    return (f"`{origin.api}` is the first sample of the batch alone: the loss returns that one "
+            "sample's value for the whole batch, so every other sample (and Keras' sample/class "
+            "weights and masks) is ignored and the batch axis is gone; keep the batch axis "
+            "(`y_true[:, ...]`) and reduce only the others")
 
 
 def _broadcast_message(origin: Origin) -> str:
@@ -135,7 +151,8 @@ def analyse_losses(project: Project, settings: Settings | None = None, finder: F
                 continue
             seen.add(key)
             message = (_coupling_message(origin) if code == "LL201" else
-                       _broadcast_message(origin) if code == BROADCAST_CODE else origin.detail)
+                       _broadcast_message(origin) if code == BROADCAST_CODE else
+                       _one_sample_message(origin) if origin.kind == "one-sample" else origin.detail)
             if origin.function is not None and origin.function is not target.function:
                 message += f" (via `{origin.function.qualname}`)"
             message += _assumed_alias_note(origin)
@@ -154,11 +171,15 @@ def analyse_losses(project: Project, settings: Settings | None = None, finder: F
 def _assumed_alias_note(origin: Origin) -> str:
     """Say so when the reduction was read through a conventional alias nothing binds here."""
     head = origin.api.split(".")[0]
-    meaning = CONVENTIONAL_ALIASES.get(head)
-    if meaning is None or head == meaning:
-        return ""
     scope = origin.function.scope if origin.function is not None else origin.module.scope
-    if scope is None or scope.lookup(head) or origin.module.star_imports:
+    if scope is None:
+        return ""
+    bindings = scope.lookup(head)
+    injected = INJECTED_MODULES.get(head)
+    if bindings and injected is not None and not isinstance(bindings[-1], (ImportBinding, DefBinding, ClassBinding)):
+        return f" (`{head}` is set at run time: read as `{injected}`)"
+    meaning = CONVENTIONAL_ALIASES.get(head)
+    if meaning is None or head == meaning or bindings or origin.module.star_imports:
         return ""
     return f" (`{head}` is not imported in this file: read as `{meaning}`)"
 

@@ -151,6 +151,11 @@ def is_v1_loss_call(qualified: str, keywords: set[str]) -> bool:
 
 
 # Calls that merge the batch axis into the elements: any reduction afterwards collapses it.
+# The diagonal of two axes, axes 0 and 1 unless told (NumPy's convention, which keras.ops
+# follows): of a batch tensor, the batch axis is one of them (`tf.linalg.diag_part` takes the
+# last two, and is not here).
+DIAGONALS = frozenset({"keras.ops.diagonal", "numpy.diagonal", "jax.numpy.diagonal",
+                       "tensorflow.experimental.numpy.diagonal"})
 FLATTENERS = frozenset({"keras.backend.flatten", "keras.ops.ravel", "tensorflow.experimental.numpy.ravel"})
 # reshape(x, shape): flattening when `shape` is the literal [-1] / (-1,).
 RESHAPES = frozenset({"tensorflow.reshape", "keras.ops.reshape", "keras.backend.reshape",
@@ -362,6 +367,13 @@ CONVENTIONAL_ALIASES = {
     "K": "keras.backend",
     "np": "numpy",
     "keras": "keras",
+}
+# Names that mean a module when what binds them is not something the scan can follow: a
+# library that is handed its backend at run time (`backend = kwargs["backend"]`,
+# `def dice(gt, pr, backend)`, `self.backend`) means the Keras backend by it.
+INJECTED_MODULES = {
+    "backend": "keras.backend",
+    "K": "keras.backend",
 }
 # Gradients of a value with respect to tensors, as a list: of a batch loss with respect to a
 # model input (a WGAN-GP's interpolated samples), each gradient is batch data.

@@ -645,7 +645,11 @@ class Evaluator:
 
     def name(self, node: cst.Name, frame: Frame) -> Value:
         if node.value in frame.env:
-            return frame.env[node.value]
+            value = frame.env[node.value]
+            if value is CONST and node.value in catalogue.INJECTED_MODULES:
+                # `backend = kwargs["backend"]`: a backend handed over at run time
+                return Value(Kind.CONST, obj=External(catalogue.INJECTED_MODULES[node.value], assumed=node.value))
+            return value
         if node.value in ("None", "True", "False"):
             return const({"None": None, "True": True, "False": False}[node.value])
         return self.static(node, frame.function.scope, frame)
@@ -741,6 +745,9 @@ class Evaluator:
                 return join(values)
             if attr in klass.methods:
                 return Value(Kind.OBJECT, obj=FuncRef(klass.methods[attr]))
+        if attr in catalogue.INJECTED_MODULES:
+            # `self.backend`, set on the class by the library at run time
+            return Value(Kind.CONST, obj=External(catalogue.INJECTED_MODULES[attr], assumed=attr))
         return CONST
 
     def project_mro(self, cls: ClassInfo) -> list[ClassInfo]:
@@ -1071,6 +1078,15 @@ class Evaluator:
         if qualified in catalogue.SQUEEZES and positional:
             axis = positional[1] if len(positional) > 1 else keywords.get("axis")
             return self._squeeze(positional[0], axis, node)
+        if qualified in catalogue.DIAGONALS and positional and positional[0].kind is Kind.BATCH:
+            axes = [positional[i] if len(positional) > i else keywords.get(name, const(default))
+                    for i, name, default in ((2, "axis1", 0), (3, "axis2", 1))]
+            if any(axis.literal == 0 for axis in axes):
+                return self._collapse("LL102", node, frame, spelled, _message(
+                    f"`{spelled}` takes the diagonal of axes {axes[0].literal} and {axes[1].literal}, and "
+                    "axis 0 is the batch axis: the result pairs sample i with row i of the next axis "
+                    "and has no batch axis left",
+                    "take the diagonal of the per-sample axes (`axis1=1, axis2=2`)"))
         if qualified in catalogue.LOOKUPS and len(positional) >= 2:
             params, indices = positional[0], positional[1]
             if params.kind is Kind.COLLAPSED and (indices.batchy or indices.kind is Kind.SAMPLE):

@@ -157,6 +157,21 @@ def is_loss_shaped(function: FunctionInfo, bound: int = 0, keywords: tuple[str, 
     return len(required) == 2 and params[:2] == required and not kwonly_required
 
 
+def accepts_pair(function: FunctionInfo) -> bool:
+    """Can it be called as fn(y_true, y_pred), whatever its defaults? What Keras does with a
+    compiled function or a Loss subclass's `call` (`call(self, scores, y_pred=None)`)."""
+    params = function.call_params()
+    required = [p for p in params if p.default is None]
+    kwonly_required = [p for p in function.node.params.kwonly_params if p.default is None]
+    star = isinstance(function.node.params.star_arg, cst.Param)
+    return len(required) <= 2 and (len(params) >= 2 or star) and not kwonly_required
+
+
+# Sources whose function Keras itself calls with exactly (y_true, y_pred): defaults beyond
+# those do not matter.
+_CALLED_AS_PAIR = frozenset({"compile", "loss-subclass"})
+
+
 def has_keras_signature(function: FunctionInfo) -> bool:
     params = [p.name.value for p in function.call_params()]
     return params[:2] == ["y_true", "y_pred"] and is_loss_shaped(function)
@@ -232,6 +247,12 @@ class Finder:
                     results += self.resolve(value, method.scope, depth + 1, bound, keywords)
                 if attr in cls.methods:
                     results.append((cls.methods[attr], bound, keywords))
+                # and what code outside the class assigns to that attribute of some object
+                # (`net.loss = dice_crossentropy` before `net.train()` compiles `self.loss`)
+                self.project.parse_assigning(attr)
+                for module in list(self.project.modules):
+                    for value, value_scope in module.attr_assigns.get(attr, ()):
+                        results += self.resolve(value, value_scope, depth + 1, bound, keywords)
                 return results
             if isinstance(expr, cst.Attribute):
                 # `losses = SegmentationLosses(); model.compile(loss=losses.dice_loss)`
@@ -241,15 +262,27 @@ class Finder:
                     return [(method, bound, keywords)]
             if isinstance(expr, cst.Name):
                 bindings = scope.lookup(expr.value)
-                if bindings and all(isinstance(b, _FOLLOWED) for b in bindings):
+                if bindings and any(isinstance(b, _FOLLOWED) for b in bindings):
+                    # every value the name may hold; one bound by unpacking (`loss, w = f()`)
+                    # holds something the scan cannot tell
                     for binding in bindings:
-                        results += self._resolve_binding(binding, depth, bound, keywords)
+                        if isinstance(binding, _FOLLOWED):
+                            results += self._resolve_binding(binding, depth, bound, keywords)
+                        else:
+                            results += self._resolve_entity(self.project.entity_of(binding), depth, bound, keywords)
                     return results
             resolved = self.project.resolve(expr, scope)
             return self._resolve_entity(resolved, depth, bound, keywords)
         return results
 
     def _resolve_binding(self, binding, depth: int, bound: int, keywords: tuple):
+        if isinstance(binding, AssignBinding) and isinstance(binding.value, cst.Dict):
+            # a registry filled after it is made (`LOSSES = {}`, then `LOSSES["nll"] = nll`),
+            # handed over whole (`custom_objects=LOSSES`)
+            results = self.resolve(binding.value, binding.scope, depth + 1, bound, keywords)
+            for value, where in self._items_of(binding):
+                results += self.resolve(value, where, depth + 1, bound, keywords)
+            return results
         if isinstance(binding, (AssignBinding, ExtendBinding)):
             return self.resolve(binding.value, binding.scope, depth + 1, bound, keywords)
         if isinstance(binding, IterBinding):
@@ -267,10 +300,17 @@ class Finder:
         if function.cls is not None and index is not None:
             index -= 1  # called as a method: self is not in the argument list
         results = []
-        self.project.parse_calling(function.name)
+        param = next((p for p in [*params, *function.node.params.kwonly_params] if p.name.value == binding.name), None)
+        if param is not None and param.default is not None:
+            # what a caller that leaves the parameter out gets
+            results += self.resolve(param.default, function.scope.parent or function.scope, depth + 1, bound, keywords)
+        # a constructor's parameter: what `Trainer(model, loss=focal)` passes
+        called = function.cls.name if function.name == "__init__" and function.cls is not None else function.name
+        self.project.parse_calling(called)
         for module in list(self.project.modules):
-            for site in module.calls_by_name.get(function.name, ()):
-                if not self._calls(site, function):
+            for site in module.calls_by_name.get(called, ()):
+                if not (self._calls(site, function) if called == function.name
+                        else self.project.resolve(site.call.func, site.scope) is function.cls):
                     continue
                 argument = None
                 for arg in site.call.args:
@@ -331,7 +371,23 @@ class Finder:
                 for value in _returns(fn):
                     results += self.resolve(value, fn.scope, depth + 1, bound, keywords)
             return results
+        if isinstance(call.func, cst.Attribute) and not isinstance(callee, (FunctionInfo, ClassInfo, ModuleInfo)):
+            return self._duck_factory(call.func.attr.value, depth, bound, keywords)
         return []
+
+    def _duck_factory(self, method: str, depth: int, bound: int, keywords: tuple):
+        """`loss = app.get_loss_function()` on an object the scan cannot type (picked from a
+        dict of applications, a config): what every scanned method of that name returns, when
+        the name says it makes a loss. Each class of such a family hands out its own loss."""
+        if not _words(method) & catalogue.LOSS_NAME_WORDS:
+            return []
+        self.project.parse_defining(method)
+        results = []
+        for fn in list(self.project.functions()):
+            if fn.name == method and fn.cls is not None:
+                for value in _returns(fn):
+                    results += self.resolve(value, fn.scope, depth + 1, bound, keywords)
+        return results
 
     def _instance_losses(self, cls: ClassInfo) -> list[tuple[FunctionInfo, int, tuple]]:
         """What Keras calls on an instance passed as a loss: `call` of a Loss subclass (through
@@ -402,6 +458,16 @@ class Finder:
             if isinstance(target.value, cst.Name) and target.value.value == registry.value:
                 if where.lookup(registry.value) is bindings:
                     found.append((value, where))
+        return found
+
+    def _items_of(self, binding: AssignBinding):
+        """(value, scope) of every `name[key] = value` into the dict this binding made."""
+        names = [name for name, bs in binding.scope.bindings.items() if binding in bs]
+        found = []
+        for target, value, where in binding.scope.module.item_assigns:
+            if isinstance(target.value, cst.Name) and target.value.value in names \
+                    and binding in where.lookup(target.value.value):
+                found.append((value, where))
         return found
 
     def _registered_entities(self, expr: cst.Subscript, scope: Scope):
@@ -521,7 +587,8 @@ class Finder:
                 site: CallSite | None = None) -> None:
             if fn is None:
                 return
-            if not is_loss_shaped(fn, bound, tuple(keywords)):
+            if not is_loss_shaped(fn, bound, tuple(keywords)) and not (
+                    source in _CALLED_AS_PAIR and not bound and not keywords and accepts_pair(fn)):
                 return
             key = id(fn.node)
             current = targets.get(key)
@@ -684,9 +751,9 @@ class Finder:
         words = _words(fn.name).union(*map(_words, factories))
         if words & catalogue.LOSS_NAME_WORDS:
             return False
-        if words & catalogue.METRIC_NAME_HINTS:
-            return True
-        if fn.name.lower() in catalogue.METRIC_NAMES:  # `mae`: a metric, unless in a losses module
+        if words & catalogue.METRIC_NAME_HINTS or fn.name.lower() in catalogue.METRIC_NAMES:
+            # `iou_seg`, `mae`: a metric, unless a losses module holds it (the head word did
+            # not say metric: `dice_coef` in losses.py is excluded above)
             return not module_words & catalogue.LOSS_NAME_WORDS
         return bool(module_words & catalogue.METRIC_MODULE_NAMES)
 
@@ -850,7 +917,9 @@ def _head_words(name: str) -> set[str]:
 
 
 def _tokens(name: str) -> list[str]:
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
+    # `BinaryCELoss` is binary, ce, loss: a run of capitals before a capitalised word is a word
+    spaced = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", spaced)
     return [w for w in re.split(r"_+", spaced.lower()) if w]
 
 

@@ -3,7 +3,9 @@
 Parsing with LibCST is the dominant cost of a scan (about 40 ms for a 500-line module on the
 machines we measured). A file can only hold a finding, or lead the finder to one, if it names
 TensorFlow or Keras, defines a `(y_true, y_pred)` function, compiles or loads a model, or
-reduces a tensor through an alias module (`tf.`, `K.`, `ops.`): every finding is reported at a
+reduces a tensor through an alias module (`tf.`, `K.`, `ops.`), defines a `__call__` (a
+library's loss object, `DiceLoss()(gt, pr)`) or assigns a loss attribute (`net.loss = dice`,
+which a class compiles later): every finding is reported at a
 call of one of those APIs, so a file that mentions none of them has no finding of its own.
 A skipped file that another file imports resolves to "unknown", which the evaluator treats as
 element-wise: exactly what analysing a module without reductions would conclude.
@@ -31,7 +33,8 @@ from losslint.catalogue import LOSS_ENTRY_WORDS
 
 _RELEVANT = re.compile(
     rb"tensorflow|keras|y_true|y_pred|(?<!\bre)\.compile\s*\(|custom_object|load_model|LossFunctionWrapper"
-    rb"|reduce_|\b(?:K|tf|ops|kb|backend)\.",
+    rb"|reduce_|\b(?:K|tf|ops|kb|backend)\.|\bdef\s+__call__\b"  # a loss object of a library
+    rb"|\.\w*loss\w*\s*=(?!=)",  # `net.loss = dice`: a loss that a class compiles later
 )
 
 
@@ -39,7 +42,7 @@ _RELEVANT = re.compile(
 # after a few substring searches, four times faster than the regular expression alone.
 _RELEVANT_LITERALS = (b"tensorflow", b"keras", b"y_true", b"y_pred", b"compile", b"custom_object",
                       b"load_model", b"LossFunctionWrapper", b"reduce_", b"K.", b"tf.", b"ops.", b"kb.",
-                      b"backend.")
+                      b"backend.", b"__call__", b"loss")
 
 
 def may_matter(data: bytes, path: Path) -> bool:
@@ -62,7 +65,7 @@ _SHORT = {"map", "run"}
 _ENTRY = re.compile(
     rb"\b(?:" + b"|".join(sorted(w.encode() for w in LOSS_ENTRY_WORDS - _SHORT)) + rb")\b"
     rb"|\b(?:" + b"|".join(sorted(w.encode() for w in _SHORT)) + rb")\s*\("
-    rb"|\bdef\s+call\b"
+    rb"|\bdef\s+(?:__call__|call)\b"
 )
 _ENTRY_LITERALS = (*sorted(word.encode() for word in LOSS_ENTRY_WORDS), b"call")
 

@@ -208,6 +208,9 @@ class ModuleInfo:
     # `registry[key] = value` item assignments (`LOSSES["dice"] = dice_loss`,
     # `get_custom_objects()["focal"] = focal`), in source order.
     item_assigns: list[tuple[cst.Subscript, cst.BaseExpression, "Scope"]] = field(default_factory=list)
+    # `obj.attr = value` on anything but a method's own `self` (`trainer.model.loss = focal`),
+    # by attribute name: what code outside a class gives the attributes it reads.
+    attr_assigns: dict[str, list[tuple[cst.BaseExpression, "Scope"]]] = field(default_factory=dict)
     _positions: object | None = None
     _python_tree: object | None = None  # Python's ast of `source`, for `_function_bounds`
 
@@ -515,11 +518,12 @@ class _Indexer(Walker):
 
     def _record_self_attr(self, target: cst.Attribute, value: cst.BaseExpression) -> None:
         function = self.functions[-1]
-        if function is None or function.cls is None or not isinstance(target.value, cst.Name):
-            return
-        params = function.positional_params()
-        if params and params[0].name.value == target.value.value:
-            function.cls.self_attrs.setdefault(target.attr.value, []).append((value, function))
+        if function is not None and function.cls is not None and isinstance(target.value, cst.Name):
+            params = function.positional_params()
+            if params and params[0].name.value == target.value.value:
+                function.cls.self_attrs.setdefault(target.attr.value, []).append((value, function))
+                return
+        self.module.attr_assigns.setdefault(target.attr.value, []).append((value, self.scope))
 
     def _enter_function(self, node: cst.FunctionDef | cst.Lambda, name: str) -> None:
         parent_class = self.classes[-1] if self.scope.kind == "class" else None
@@ -785,6 +789,12 @@ class Project:
         for pending in [p for p in self._pending.values() if name.encode() in p.data and pattern.search(p.data)]:
             self._parsed(pending)
 
+    def parse_assigning(self, attr: str) -> None:
+        """Parse the pending modules that may assign an attribute `attr` (`.attr =`)."""
+        pattern = re.compile(rb"\." + re.escape(attr.encode()) + rb"\s*=[^=]")
+        for pending in [p for p in self._pending.values() if attr.encode() in p.data and pattern.search(p.data)]:
+            self._parsed(pending)
+
     def parse_defining(self, name: str) -> None:
         """Parse the pending modules that may define a function `name` (`def name`)."""
         for pending in [p for p in self._pending.values() if name in _definitions_in(p)]:
@@ -815,6 +825,7 @@ class Project:
             module.calls_by_name.clear()
             module.tape_calls.clear()
             module.item_assigns.clear()
+            module.attr_assigns.clear()
             module.scope = None
         self.modules.clear()
         self.by_name.clear()
@@ -957,6 +968,11 @@ class Project:
                     aliased = self.resolve(entity.value, entity.scope, depth + 1)
                     if isinstance(aliased, (External, ModuleInfo)):
                         return aliased
+            if isinstance(entity, (AssignBinding, ParamBinding, OpaqueBinding)):
+                injected = catalogue.INJECTED_MODULES.get(expr.value)
+                if injected is not None:
+                    # `backend = kwargs["backend"]`: a backend handed over at run time
+                    return External(injected, assumed=expr.value)
             return entity
         if isinstance(expr, cst.Attribute):
             base = self.resolve(expr.value, scope, depth + 1)
@@ -974,6 +990,9 @@ class Project:
             elif attr in catalogue.DUCK_APIS:
                 # an object the scan cannot follow (a lazy-import proxy): the name decides
                 return External(catalogue.DUCK_APIS[attr])
+            elif attr in catalogue.INJECTED_MODULES:
+                # `self.backend`, set by the library at run time
+                return External(catalogue.INJECTED_MODULES[attr], assumed=attr)
             return None
         return None
 

@@ -129,7 +129,13 @@ LL102 = _register(
             "`matmul`/`einsum`/`transpose` (contrastive, triplet and NT-Xent losses) are not "
             "flagged: they reduce over other samples and keep one value per sample. A reduction "
             "over axis 0 whose result is then combined with per-sample values, so that the loss "
-            "keeps its batch axis (VICReg's variance term, class counts of the batch), is LL201."
+            "keeps its batch axis (VICReg's variance term, class counts of the batch), is LL201. "
+            "Also flagged: a loss that returns what it computed from one sample picked by a "
+            "constant index on the batch axis (`K.mean(cce(y_true[0], y_pred[0]))`, code written "
+            "for a batch of one); combined with every sample's values instead, that index is LL201. "
+            "And the diagonal of a batch tensor over its default axes 0 and 1 "
+            "(`keras.ops.diagonal(iou)` of a `(batch, n, n)` IoU matrix); of a `(batch, batch)` "
+            "similarity matrix the diagonal is each sample's own pair, and is fine."
         ),
         why=WHY_PER_SAMPLE,
         example=(
