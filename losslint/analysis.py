@@ -139,12 +139,16 @@ def analyse_losses(project: Project, settings: Settings | None = None, finder: F
     for target in targets:
         try:
             value = evaluator.evaluate_loss(target.function, target.bound_positional, target.bound_keywords)
+            # an identity loss hands Keras the model's output: the loss its Lambda layers compute
+            layers = finder.model_output_losses(target)
+            reported = reported_origins(value) + [
+                found for layer in layers for found in reported_origins(evaluator.evaluate_layer_function(layer))]
         except RecursionError:
             # an expression nested thousands deep: skip this loss rather than the run
             traces.append(LossTrace(target, [], analysed=False))
             continue
         carried = []
-        for origin, code in reported_origins(value):
+        for origin, code in reported:
             key = (id(origin.node), code)
             carried.append((origin, code))
             if key in seen:
@@ -153,7 +157,10 @@ def analyse_losses(project: Project, settings: Settings | None = None, finder: F
             message = (_coupling_message(origin) if code == "LL201" else
                        _broadcast_message(origin) if code == BROADCAST_CODE else
                        _one_sample_message(origin) if origin.kind == "one-sample" else origin.detail)
-            if origin.function is not None and origin.function is not target.function:
+            if origin.function is not None and any(origin.function is layer for layer in layers):
+                message += (f" (in the model's output, computed by the Lambda layer `{origin.function.qualname}`: "
+                            "the identity loss compiled for it hands that value to Keras as the per-sample loss)")
+            elif origin.function is not None and origin.function is not target.function:
                 message += f" (via `{origin.function.qualname}`)"
             message += _assumed_alias_note(origin)
             if target.inferred:

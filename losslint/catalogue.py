@@ -393,6 +393,11 @@ DUCK_APIS = {
 LOSS_BASE_NAMES = frozenset({"Loss", "LossFunctionWrapper"})
 # Packages whose attributes are their own: never read by DUCK_APIS.
 API_ROOTS = frozenset({"tensorflow", "keras", "tf_keras", "numpy", "jax", "torch", "scipy"})
+# What builds a functional model from its inputs and outputs (`Model(inputs, outputs)`), and
+# the layer that wraps a function (`Lambda(yolo_loss, ...)(tensors)`), by their last name:
+# a model whose output is a loss computed by a Lambda layer, compiled with an identity loss.
+MODEL_BUILDERS = frozenset({"Model", "Functional"})
+LAMBDA_LAYERS = frozenset({"Lambda"})
 # Receivers of `.compile` that are not Keras models.
 NOT_MODEL_COMPILE = frozenset({"re", "regex", "torch", "jax", "numba", "tensorflow.compat.v1"})
 

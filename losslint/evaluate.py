@@ -348,6 +348,14 @@ class Evaluator:
         kwargs = tuple((name, CONST) for name in bound_keywords)
         return self.call_function(function, tuple(args), kwargs, None, depth=0)
 
+    def evaluate_layer_function(self, function: FunctionInfo) -> Value:
+        """The value of a `Lambda` layer's function, called with the list of batch tensors the
+        layer is applied to (its other parameters come from `arguments=`: constants)."""
+        params = function.positional_params()
+        args: list[Value] = [sequence([BATCH])] if params else []
+        args.extend([CONST] * max(0, len([p for p in params if p.default is None]) - 1))
+        return self.call_function(function, tuple(args), (), None, depth=0)
+
     def function_for(self, node: cst.CSTNode) -> FunctionInfo | None:
         if len(self.project.modules) != self._indexed_modules:  # modules parsed on demand since
             self._indexed_modules = len(self.project.modules)

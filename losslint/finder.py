@@ -6,12 +6,18 @@ Sources, strongest first:
                   they return), `functools.partial`, Loss subclass instances,
                   `keras.losses.get(fn)`, methods of instances of scanned classes
                   (`obj.method` with `obj = Class(...)`, `Class(...).method`), and variables
-                  or loop variables bound to any of these.
+                  or loop variables bound to any of these; parameters through their callers
+                  and defaults (a constructor's through `Class(...)`), `self.loss` also through
+                  `obj.loss = fn` elsewhere, element i of a factory's tuple when unpacked, and
+                  `untyped.get_loss()` through every method of that name. An identity loss
+                  (`lambda y_true, y_pred: y_pred`) stands for the Lambda layers that compute
+                  the compiled model's outputs (`model_output_losses`).
   loss-subclass   `call` of a class deriving (here or through scanned classes) from
                   `keras.losses.Loss`, unless the class overrides `__call__` (then Keras uses
                   its result as the final scalar).
   wrapper         `LossFunctionWrapper(fn)`.
-  custom-objects  loss-shaped functions registered in `custom_objects={...}`.
+  custom-objects  loss-shaped functions registered in `custom_objects={...}` (or a dict
+                  filled by item assignments and handed over whole).
   signature       a function whose first two parameters are `y_true, y_pred` (a library of
                   losses compiled elsewhere), unless the scan shows it used only as a metric,
                   helper, custom-training-loop function or per-sample mapped function.
@@ -40,6 +46,7 @@ from losslint.project import (
     ParamBinding,
     Project,
     Scope,
+    UnpackedBinding,
     Walker,
     children,
     last_name,
@@ -289,7 +296,25 @@ class Finder:
             return self.resolve(binding.iterable, binding.scope, depth + 1, bound, keywords)
         if isinstance(binding, ParamBinding):
             return self._resolve_argument(binding, depth, bound, keywords)
+        if isinstance(binding, UnpackedBinding) and isinstance(binding.value, cst.Call):
+            # `loss, weights = get_loss(cfg)`: element `index` of the tuples the factory returns
+            results = []
+            for element, scope in self._returned_elements(binding.value, binding.scope, binding.index):
+                results += self.resolve(element, scope, depth + 1, bound, keywords)
+            return results
         return []
+
+    def _returned_elements(self, call: cst.Call, scope: Scope, index: int):
+        """(expression, scope) of element `index` of each tuple a factory call returns."""
+        callee = self.project.resolve(call.func, scope) if isinstance(call.func, (cst.Name, cst.Attribute)) else None
+        if isinstance(callee, FunctionInfo):
+            factories = [callee]
+        elif isinstance(call.func, cst.Attribute) and not isinstance(callee, (ClassInfo, ModuleInfo)):
+            factories = self._loss_making_methods(call.func.attr.value)
+        else:
+            factories = []
+        return [(value.elements[index].value, fn.scope) for fn in factories for value in _returns(fn)
+                if isinstance(value, (cst.Tuple, cst.List)) and index < len(value.elements)]
 
     def _resolve_argument(self, binding: ParamBinding, depth: int, bound: int, keywords: tuple):
         """A parameter in loss position: what the scanned callers pass for it."""
@@ -379,15 +404,87 @@ class Finder:
         """`loss = app.get_loss_function()` on an object the scan cannot type (picked from a
         dict of applications, a config): what every scanned method of that name returns, when
         the name says it makes a loss. Each class of such a family hands out its own loss."""
+        results = []
+        for fn in self._loss_making_methods(method):
+            for value in _returns(fn):
+                results += self.resolve(value, fn.scope, depth + 1, bound, keywords)
+        return results
+
+    def _loss_making_methods(self, method: str) -> list[FunctionInfo]:
+        """Every scanned method called `method`, when the name says it makes a loss."""
         if not _words(method) & catalogue.LOSS_NAME_WORDS:
             return []
         self.project.parse_defining(method)
-        results = []
-        for fn in list(self.project.functions()):
-            if fn.name == method and fn.cls is not None:
-                for value in _returns(fn):
-                    results += self.resolve(value, fn.scope, depth + 1, bound, keywords)
-        return results
+        return [fn for fn in list(self.project.functions()) if fn.name == method and fn.cls is not None]
+
+    # -- losses computed by the model ------------------------------------------------------
+    def model_output_losses(self, target: LossTarget) -> list[FunctionInfo]:
+        """For an identity loss (`lambda y_true, y_pred: y_pred`) compiled on a model built as
+        `Model(inputs, Lambda(yolo_loss, ...)(tensors))`: the functions of those Lambda layers,
+        whose value is what Keras takes as the per-sample loss (keras-yolo3, CenterNet)."""
+        site = target.site
+        if target.source != "compile" or site is None or not _returns_second_parameter(target.function):
+            return []
+        func = site.call.func
+        if not isinstance(func, cst.Attribute):
+            return []
+        found: list[FunctionInfo] = []
+        for call, scope in self._model_builds(func.value, site.scope, 0):
+            positional = [a.value for a in call.args if a.keyword is None and not a.star]
+            keywords = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
+            outputs = keywords.get("outputs", keywords.get("output", positional[1] if len(positional) > 1 else None))
+            if outputs is not None:
+                found += self._lambda_functions(outputs, scope, 0)
+        return list({id(fn.node): fn for fn in found}.values())
+
+    def _model_builds(self, expr: cst.BaseExpression, scope: Scope, depth: int,
+                      index: int | None = None) -> list[tuple[cst.Call, Scope]]:
+        """The `Model(...)` calls an expression may stand for (element `index` of it when it is
+        unpacked): through names and the returns of the scanned functions that build the model
+        (`model = create_model(...)`)."""
+        if depth > _MAX_DEPTH:
+            return []
+        if isinstance(expr, cst.Name):
+            found = []
+            for binding in scope.lookup(expr.value):
+                if isinstance(binding, AssignBinding):
+                    found += self._model_builds(binding.value, binding.scope, depth + 1)
+                elif isinstance(binding, UnpackedBinding) and binding.value is not None:
+                    # `model, base = create_model()`: element `index` of what the factory returns
+                    found += self._model_builds(binding.value, binding.scope, depth + 1, binding.index)
+            return found
+        if isinstance(expr, (cst.Tuple, cst.List)) and index is not None:
+            elements = [e.value for e in expr.elements]
+            return self._model_builds(elements[index], scope, depth + 1) if index < len(elements) else []
+        if isinstance(expr, cst.Call) and index is None and last_name(expr.func) in catalogue.MODEL_BUILDERS:
+            return [(expr, scope)]
+        if isinstance(expr, cst.Call):
+            callee = self.project.resolve(expr.func, scope) if isinstance(expr.func, (cst.Name, cst.Attribute)) else None
+            if isinstance(callee, FunctionInfo):
+                return [found for value in _returns(callee)
+                        for found in self._model_builds(value, callee.scope, depth + 1, index)]
+        return []
+
+    def _lambda_functions(self, expr: cst.BaseExpression, scope: Scope, depth: int) -> list[FunctionInfo]:
+        """The functions of the `Lambda(fn, ...)(tensors)` layers an output expression is."""
+        if depth > _MAX_DEPTH:
+            return []
+        if isinstance(expr, (cst.List, cst.Tuple)):
+            return [fn for e in expr.elements for fn in self._lambda_functions(e.value, scope, depth + 1)]
+        if isinstance(expr, cst.Name):
+            return [fn for binding in scope.lookup(expr.value) if isinstance(binding, AssignBinding)
+                    for fn in self._lambda_functions(binding.value, binding.scope, depth + 1)]
+        if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Call) \
+                and last_name(expr.func.func) in catalogue.LAMBDA_LAYERS:
+            layer = expr.func
+            wrapped = next((a.value for a in layer.args if a.keyword is None or a.keyword.value == "function"), None)
+            if isinstance(wrapped, cst.Lambda):
+                fn = self._function_for(wrapped, scope.module)
+                return [fn] if fn is not None else []
+            if isinstance(wrapped, (cst.Name, cst.Attribute)):
+                resolved = self.project.resolve(wrapped, scope)
+                return [resolved] if isinstance(resolved, FunctionInfo) else []
+        return []
 
     def _instance_losses(self, cls: ClassInfo) -> list[tuple[FunctionInfo, int, tuple]]:
         """What Keras calls on an instance passed as a loss: `call` of a Loss subclass (through
@@ -861,6 +958,14 @@ class Finder:
         if registry is not None:
             for target, _bound, _ in self.resolve(registry, scope):
                 weak.append((target, "custom-objects", site))
+
+
+def _returns_second_parameter(fn: FunctionInfo) -> bool:
+    """`lambda y_true, y_pred: y_pred`: a loss that hands Keras the model's output as it is."""
+    params = fn.call_params()
+    returns = _returns(fn)
+    return len(params) >= 2 and bool(returns) and all(
+        isinstance(r, cst.Name) and r.value == params[1].name.value for r in returns)
 
 
 def _keras_signature_with_extras(fn: FunctionInfo) -> tuple[str, ...]:

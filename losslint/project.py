@@ -91,6 +91,15 @@ class OpaqueBinding(Binding):
 
 
 @dataclass(eq=False)
+class UnpackedBinding(OpaqueBinding):
+    """`a, b = value` with a value that is not a literal tuple (`model, base = build()`):
+    element `index` of whatever `value` is. Opaque to everything but what follows factories."""
+
+    value: cst.BaseExpression | None = None
+    index: int = 0
+
+
+@dataclass(eq=False)
 class Scope:
     kind: str  # "module", "class", "function"
     node: cst.CSTNode
@@ -503,12 +512,17 @@ class _Indexer(Walker):
             values = None
             if isinstance(value, (cst.Tuple, cst.List)) and len(value.elements) == len(target.elements):
                 values = [e.value for e in value.elements]
+            starred = any(isinstance(e, cst.StarredElement) for e in target.elements)
             for i, element in enumerate(target.elements):
                 sub = element.value
                 if isinstance(element, cst.StarredElement):
                     self._bind_target(sub, None)
+                elif values:
+                    self._bind_target(sub, values[i])
+                elif isinstance(sub, cst.Name) and value is not None and iterable is None and not starred:
+                    self.scope.bind(sub.value, UnpackedBinding(self.scope, value, i))
                 else:
-                    self._bind_target(sub, values[i] if values else None)
+                    self._bind_target(sub, None)
         elif isinstance(target, cst.Attribute) and value is not None:
             self._record_self_attr(target, value)
         elif isinstance(target, cst.Subscript) and value is not None:
