@@ -388,6 +388,9 @@ DUCK_APIS = {
     "Loss": "keras.losses.Loss",
     "LossFunctionWrapper": "keras.losses.LossFunctionWrapper",
 }
+# How packages that re-export TensorFlow under their own names spell them (`tf_reduce_mean`,
+# `K_sum`): an imported name with one of these prefixes and a DUCK_APIS name after it.
+DUCK_IMPORT_PREFIXES = ("tf_", "K_", "k_", "keras_")
 # Class names that are Keras' Loss bases wherever they are imported from, when the scan does
 # not hold that module (`from ..base import Loss` in a file checked alone).
 LOSS_BASE_NAMES = frozenset({"Loss", "LossFunctionWrapper"})

@@ -684,6 +684,9 @@ class Evaluator:
 
     def _binding_value(self, binding: Binding, frame: Frame | None) -> Value:
         """A variable of an enclosing function or module, evaluated where it was bound."""
+        if isinstance(binding, ParamBinding) and binding.function.name == "__init__" \
+                and binding.function.cls is not None and not (frame is not None and frame.running):
+            return self._constructor_argument(binding)
         if isinstance(binding, (ParamBinding, IterBinding)):
             return CONST
         if not isinstance(binding, AssignBinding):
@@ -706,6 +709,47 @@ class Evaluator:
                     outer = Frame(owner, {}, depth=_MAX_DEPTH) if owner else None
                     values.append(self._const_expr(each.value, each.scope, outer))
             result = join(values)
+        finally:
+            self._binding_stack.discard(key)
+        self._binding_memo[key] = result
+        return result
+
+    def _constructor_argument(self, binding: ParamBinding) -> Value:
+        """What the scanned `Class(...)` calls pass for a parameter of `__init__`, with its
+        default, when those are objects: a loss object or function handed to a combining loss
+        (`MultiObjectiveLoss(quantile_loss_fn=QuantileLoss(...))`). CONST otherwise."""
+        key = id(binding)
+        if key in self._binding_memo:
+            return self._binding_memo[key]
+        if key in self._binding_stack:
+            return CONST
+        self._binding_stack.add(key)
+        try:
+            init, cls = binding.function, binding.function.cls
+            params = init.positional_params()
+            names = [p.name.value for p in params]
+            index = names.index(binding.name) - 1 if binding.name in names else None  # without self
+            param = next((p for p in [*params, *init.node.params.kwonly_params] if p.name.value == binding.name), None)
+            values = []
+            if param is not None and param.default is not None:
+                values.append(self._const_expr(param.default, init.scope.parent or init.scope, None))
+            self.project.parse_calling(cls.name)
+            for module in list(self.project.modules):
+                for site in module.calls_by_name.get(cls.name, ()):
+                    if self.project.resolve(site.call.func, site.scope) is not cls:
+                        continue
+                    argument = next((a.value for a in site.call.args
+                                     if a.keyword is not None and a.keyword.value == binding.name), None)
+                    positional = [a.value for a in site.call.args if a.keyword is None and not a.star]
+                    if argument is None and index is not None and 0 <= index < len(positional):
+                        argument = positional[index]
+                    if argument is not None:
+                        values.append(self._const_expr(argument, site.scope, None))
+            result = join(values) if values else CONST
+            if result.kind is not Kind.OBJECT:
+                # only the objects it is handed (losses, functions): a constant such as `axis`
+                # may be a flag the class tests first (`if self.axis == "no_reduction"`)
+                result = CONST
         finally:
             self._binding_stack.discard(key)
         self._binding_memo[key] = result

@@ -730,6 +730,8 @@ class Finder:
             if not isinstance(fn.node, cst.FunctionDef) or id(fn.node) in targets:
                 continue
             extras = () if has_keras_signature(fn) or _loss_object_call(fn) else _keras_signature_with_extras(fn)
+            if extras and id(fn.node) in self._helper_ids:
+                continue  # its caller binds the extras: a part of that loss, reported through it
             if (extras or has_keras_signature(fn) or _loss_object_call(fn)) and self._plain_owner(fn) \
                     and not self._excluded(fn):
                 # with extras, `triplet_1d(y_true, y_pred, N)`: a loss once its users bind N (a

@@ -949,7 +949,10 @@ class Project:
             return binding.cls
         if isinstance(binding, ImportBinding):
             found = self.lookup_qualified(binding.qualified, binding.scope.module, depth + 1)
-            return found if found is not None else External(catalogue.canonical(binding.qualified))
+            if found is not None:
+                return found
+            duck = _duck_import(binding.qualified)
+            return External(duck) if duck is not None else External(catalogue.canonical(binding.qualified))
         return binding
 
     # -- expressions ---------------------------------------------------------------------
@@ -1023,6 +1026,22 @@ def _definitions_in(pending: PendingModule) -> set[str]:
     if pending.defined is None:
         pending.defined = {name.decode("utf-8", "replace") for name in _DEF.findall(pending.data)}
     return pending.defined
+
+
+def _duck_import(qualified: str) -> str | None:
+    """The API an imported name means when the module it comes from is not scanned and says
+    nothing itself: a package's own alias module (`from ._config import tf_reduce_mean`, which
+    there is `KERAS_DEPS.reduce_mean`), read by the name as DUCK_APIS reads attributes."""
+    module, _, name = qualified.rpartition(".")
+    if not module or module.split(".")[0] in catalogue.API_ROOTS:
+        return None
+    for prefix in ("", *catalogue.DUCK_IMPORT_PREFIXES):
+        api = name[len(prefix):]
+        # reductions only: an imported `Loss` of an unscanned module is the library's own
+        # base class as often as Keras' (catalogue.LOSS_BASE_NAMES decides that)
+        if name.startswith(prefix) and api.startswith("reduce_") and api in catalogue.DUCK_APIS:
+            return catalogue.DUCK_APIS[api]
+    return None
 
 
 def _known_external(name: str) -> bool:

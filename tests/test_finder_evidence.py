@@ -54,3 +54,38 @@ def test_a_conventional_alias_nothing_binds_is_read_and_said(tmp_path):
         "def dice_loss(y_true, y_pred):\n    return 1.0 - 2.0 * K.sum(y_true * y_pred)\n")
     (finding,) = check_paths([str(tmp_path)], Settings(), jobs=1).findings
     assert "not imported" not in finding.message
+
+
+def test_a_function_with_extra_parameters_that_a_loss_binds_is_a_part_of_that_loss(tmp_path):
+    # `robust_crossentropy(y_true, y_pred, logit_var)` is a loss only once its extra parameter
+    # is bound; the wrapper's closure binds it, so the closure is the loss.
+    (tmp_path / "losses.py").write_text(
+        "import tensorflow as tf\n\n"
+        "def robust_crossentropy(y_true, y_pred, logit_var):\n"
+        "    return tf.reduce_mean(tf.exp(-logit_var) * tf.square(y_true - y_pred))\n\n"
+        "def bayesian_wrapper(logit_var):\n"
+        "    def bayesian_crossentropy(y_true, y_pred):\n"
+        "        return robust_crossentropy(y_true, y_pred, logit_var)\n"
+        "    return bayesian_crossentropy\n\n"
+        "def triplet_margin(y_true, y_pred, n_dims):\n"
+        "    return tf.reduce_mean(tf.square(y_pred[:, :n_dims] - y_pred[:, n_dims:]))\n")
+    assert losses_of(tmp_path) == {"bayesian_wrapper.<locals>.bayesian_crossentropy", "triplet_margin"}
+
+
+def test_a_backend_handed_over_at_run_time_is_read_and_said(tmp_path):
+    (tmp_path / "functional.py").write_text(
+        "def bce(gt, pr, **kwargs):\n"
+        "    backend = kwargs['backend']\n"
+        "    return backend.mean(backend.binary_crossentropy(gt, pr))\n\n"
+        "def pixel_bce(gt, pr, backend):\n"
+        "    return backend.mean(backend.binary_crossentropy(gt, pr), axis=[1, 2])\n")
+    (tmp_path / "losses.py").write_text(
+        "import keras\nfrom functional import bce, pixel_bce\n\n"
+        "class BCELoss:\n"
+        "    def __call__(self, gt, pr):\n        return bce(gt, pr, backend=keras.backend)\n\n"
+        "class PixelBCELoss:\n"
+        "    def __call__(self, gt, pr):\n        return pixel_bce(gt, pr, keras.backend)\n")
+    (finding,) = check_paths([str(tmp_path)], Settings(), jobs=1).findings
+    assert (finding.code, Path(finding.path).name, finding.line) == ("LL101", "functional.py", 3)
+    assert "(`backend` is set at run time: read as `keras.backend`)" in finding.message
+    assert finding.losses == ("BCELoss.__call__",)
