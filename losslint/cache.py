@@ -38,10 +38,11 @@ from losslint import __version__
 from losslint.ftypes import Finding, LossFinding, LossRecord, Place, Severity
 
 # 2: findings carry `scope` and `losses`; a group's result holds its loss records too.
-FORMAT = 2
+# 3: no "facts" section: a group's findings depend on its own files only.
+FORMAT = 3
 DEFAULT_DIR = ".losslint_cache"
 ENV_VAR = "LOSSLINT_CACHE_DIR"
-_SECTIONS = ("skipped", "quiet", "components", "facts", "findings")
+_SECTIONS = ("skipped", "quiet", "components", "findings")
 # Entries kept from earlier runs besides the ones this run used (several trees may share a
 # cache folder); beyond this the unused ones go.
 _MAX_ENTRIES = 20_000

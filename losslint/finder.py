@@ -187,11 +187,7 @@ def has_keras_signature(function: FunctionInfo) -> bool:
 class Finder:
     def __init__(self, project: Project) -> None:
         self.project = project
-        self.loss_names: set[str] = set()
-        # Names of metrics and of functions used otherwise than as losses: the facts a group
-        # of files reports (losslint/incremental.py). The evidence itself is by identity:
-        self.metric_names: set[str] = set()
-        self.not_loss_uses: set[str] = set()
+        # The evidence that a weak candidate is not a loss, by identity:
         self._metric_ids: set[int] = set()  # id(node) of functions passed as metrics
         self._not_loss_ids: set[int] = set()  # ... used in training loops, mapped per sample
         self._helper_ids: set[int] = set()  # ... called by losses
@@ -747,8 +743,7 @@ class Finder:
         step, inside a `GradientTape` block, mapped per sample. Resolved through bindings and
         imports like compile sites: a function of the same name elsewhere is not concerned.
         Only what may name a weak candidate (by its last name: `candidates`) is resolved, since
-        resolving may parse modules on demand. The names are kept too, as the facts a group of
-        files reports (losslint/incremental.py)."""
+        resolving may parse modules on demand."""
         if not candidates:
             return
         for expr, scope in self._metric_exprs:
@@ -766,7 +761,6 @@ class Finder:
         for caller, fn in [*losses.items(), *steps.items()]:
             for site in self._calls_of(fn):
                 name = last_name(site.call.func) or ""
-                self.not_loss_uses.add(name)
                 if name not in candidates:
                     continue
                 callees = self._callee_ids(site.call.func, site.scope)
@@ -776,7 +770,6 @@ class Finder:
         for module in list(self.project.modules):
             for site in module.tape_calls:
                 name = last_name(site.call.func) or ""
-                self.not_loss_uses.add(name)
                 if name in candidates:
                     self._not_loss_ids.update(self._callee_ids(site.call.func, site.scope))
 
@@ -923,28 +916,23 @@ class Finder:
             if loss is None and len(positional) >= 2 and not isinstance(positional[1], (cst.SimpleString,)):
                 loss = positional[1]
             if loss is not None:
-                self.loss_names |= _names_in(loss)
                 for fn, bound, kws in self.resolve(loss, scope):
                     add(fn, "compile", bound, kws, site)
             for key in ("metrics", "weighted_metrics"):
                 if key in keywords:
-                    self.metric_names |= _names_in(keywords[key])
                     self._metric_exprs.append((keywords[key], scope))
             return
         if name in ("map_fn", "vectorized_map", "map") and positional:
             if qualified is None or qualified in catalogue.PER_SAMPLE_MAPS:
-                self.not_loss_uses |= _names_in(positional[0], direct=True)
                 self._mapped_exprs.append((positional[0], scope))
             return
         if name in catalogue.STRATEGY_RUNS and positional and isinstance(call.func, cst.Attribute):
             strategy_targets |= _names_in(positional[0], direct=True)
-            self.not_loss_uses |= _names_in(positional[0], direct=True)
             self._step_ids |= self._callee_ids(positional[0], scope)
             return
         if name == "LossFunctionWrapper" or (qualified in catalogue.LOSS_WRAPPERS and name != "get"):
             fn = positional[0] if positional else keywords.get("fn")
             if fn is not None:
-                self.loss_names |= _names_in(fn, direct=True)
                 for target, bound, kws in self.resolve(fn, scope):
                     add(target, "wrapper", bound, kws, site)
             return

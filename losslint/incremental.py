@@ -5,36 +5,26 @@ file only ever sees the files it names: name resolution (`Project.find_module`) 
 module names built from the file's own imports and attribute names, and from its package.
 So the files the prefilter keeps are split into *groups*: two files share a group when one
 imports a name that may resolve to the other (losslint/imports.py: a superset of what
-resolution can reach, read from the text; more edges only make groups bigger). Each
-group is analysed as a project of its own and gives the same findings it gives inside the
-whole project, with one exception the finder has by design: names, not resolutions, decide
-whether a `(y_true, y_pred)` function is used as a metric or a helper anywhere in the scan
-(`Finder.metric_names`, `not_loss_uses`). That part is done in two steps:
+resolution can reach, read from the text; more edges only make groups bigger). Each group is
+analysed as a project of its own and gives the same findings it gives inside the whole
+project: everything the finder weighs, the evidence that a function is a metric, a helper or
+a training step included, is resolved through bindings and imports, so it lies inside the
+group. The result of a group is its findings and its losses (`Report.losses`).
 
-  1. facts:    each group's contribution to those names (and the names of its weak loss
-               candidates, and what each of its functions calls);
-  2. findings: each group analysed with the union of every group's contribution; the
-               result is the group's findings and its losses (`Report.losses`).
-
-The cache (losslint/cache.py) keeps both per group, keyed by the group's files (path, module
-name, content hash), the settings and the linter; the findings are also keyed by which of
-the group's weak candidates the rest of the run excludes. A re-run over an unchanged tree
-parses nothing; after an edit, only the edited file's group is parsed again, plus any group
-whose candidates the edit newly excludes or re-admits.
+The cache (losslint/cache.py) keeps that result per group, keyed by the group's files (path,
+module name, content hash), the settings and the linter. A re-run over an unchanged tree
+parses nothing; after an edit, only the edited file's group is parsed again.
 
 A group none of whose files contains a word the finder starts from (losslint/prefilter.py,
 second stage) holds no loss: it is only checked with Python's parser, like the files the
-first stage skips, unless it defines a function that a `strategy.run(...)` elsewhere names.
-In the other groups the same holds file by file: a file without such a word is checked with
-Python's parser and registered by name, and parsed with LibCST only if resolution leads into
-it (`Project.add_pending`): on tensorflow/examples 8 of the 151 such files of active groups
-are. Its functions' calls are then missing from the group's facts, so a group whose unparsed
-files define a function another group's `strategy.run(...)` names is analysed again whole.
+first stage skips. In the other groups the same holds file by file: a file without such a
+word is checked with Python's parser and registered by name, and parsed with LibCST only if
+resolution leads into it (`Project.add_pending`): on tensorflow/examples 8 of the 151 such
+files of active groups are.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,81 +54,41 @@ class _File:
 
 
 class WorkerState:
-    """The projects of the groups this process parsed, kept between `facts` and `findings`."""
+    """What a worker (or this process) does with the tasks it is handed."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.groups: dict[int, tuple] = {}
 
     def handle(self, kind: str, payload) -> tuple[object, int]:
         """(result, number of files handled)."""
         if kind == "unparsed":
             return [_unparsed_rows(which, Path(p), d, data) for which, p, d, data in payload], len(payload)
-        if kind == "facts":
-            out = []
-            for gid, members, eager in payload:
-                out.append((gid, self._facts(gid, members, eager)))
-            return out, sum(len(m) for _, m, _ in payload)
         if kind == "findings":
-            names, groups = payload
-            out = []
-            for gid, members in groups:
-                out.append((gid, self._findings(gid, members, names)))
-            return out, sum(len(m) for _, m in groups)
+            return [(gid, self._findings(members)) for gid, members in payload], sum(len(m) for _, m in payload)
         raise ValueError(kind)
 
-    def _load(self, gid: int, members, eager: bool = False) -> tuple:
-        """The group's project. Files without a loss entry word are only registered, and
-        parsed when resolution reaches them (`Project.add_pending`), unless `eager`."""
-        if gid not in self.groups:
-            from losslint import api
-            from losslint.project import Project
-
-            project = Project(_load_pending)
-            file_findings: list[Finding] = []
-            lazy = not eager and len(members) > 1
-            for path, display, data in members:
-                path = Path(path)
-                if lazy and path.suffix == ".py" and not may_hold_loss(data, path) and api._parses_safely(data):
-                    project.add_pending(path, display, *_module_name(path, {}), data)
-                else:
-                    file_findings += api._load(project, path, display, data)
-            on_disk = {display: Path(path) for path, display, _ in members}
-            self.groups[gid] = (project, file_findings, on_disk)
-        return self.groups[gid]
-
-    def _facts(self, gid: int, members, eager: bool = False) -> dict:
-        if eager and gid in self.groups:
-            self.groups.pop(gid)[0].release()
-        project, _, _ = self._load(gid, members, eager)
-        finder = _GroupFinder(project)
-        finder.find()
-        calls: dict[str, set[str]] = {}
-        for function in project.functions():
-            calls.setdefault(function.name, set()).update(function.called_names)
-        return {
-            "metric": sorted(finder.metric_names),
-            "notloss": sorted(finder.not_loss_uses),
-            "strategy": sorted(finder.strategy_targets),
-            "weak": sorted(finder.weak_names),
-            "calls": {name: sorted(called) for name, called in calls.items() if called},
-            # functions of files not parsed: their calls are not in "calls" (see `_check`)
-            "unparsed_defs": sorted(project.pending_definitions()),
-        }
-
-    def _findings(self, gid: int, members, names: tuple[frozenset, frozenset]) -> dict[str, list]:
-        """The group's reported findings and its losses (`--show-losses`), as the cache keeps them."""
+    def _findings(self, members) -> dict[str, list]:
+        """A group's reported findings and its losses (`--show-losses`), as the cache keeps
+        them. Files without a loss entry word are only registered, and parsed when resolution
+        reaches them (`Project.add_pending`)."""
         from losslint import api, inventory
+        from losslint.project import Project
 
-        project, file_findings, on_disk = self._load(gid, members)
-        finder = _GroupFinder(project, names)
-        findings = list(file_findings)
-        found, analysis = api._analyse(project, None, self.settings, finder=finder)
+        project = Project(_load_pending)
+        findings: list[Finding] = []
+        lazy = len(members) > 1
+        for path, display, data in members:
+            path = Path(path)
+            if lazy and path.suffix == ".py" and not may_hold_loss(data, path) and api._parses_safely(data):
+                project.add_pending(path, display, *_module_name(path, {}), data)
+            else:
+                findings += api._load(project, path, display, data)
+        on_disk = {display: Path(path) for path, display, _ in members}
+        found, analysis = api._analyse(project, None, self.settings)
         findings += found
         findings += project.late_findings  # files parsed on demand that turned out not to
         kept = api._finish(findings, project, self.settings, on_disk)
         records = inventory.records(analysis, kept)
-        del self.groups[gid]  # done with its trees
         result = {"findings": [cachelib.finding_to_json(f) for f in kept],
                   "losses": [cachelib.loss_to_json(r) for r in records]}
         project.release()
@@ -149,50 +99,6 @@ def _load_pending(project, pending) -> list[Finding]:
     from losslint import api
 
     return api._load(project, pending.path, pending.display, pending.data, (pending.name, pending.is_package))
-
-
-def _group_finder_class():
-    from losslint.finder import Finder
-
-    class GroupFinder(Finder):
-        """The finder of one group: remembers its weak candidates' names and the
-        `strategy.run` targets, and excludes by the whole run's names when given them."""
-
-        def __init__(self, project, names: tuple[frozenset, frozenset] | None = None) -> None:
-            super().__init__(project)
-            self.names = names
-            self.weak_names: set[str] = set()
-
-        @property
-        def strategy_targets(self) -> set[str]:
-            return self._strategy
-
-        def find(self):
-            self._strategy: set[str] = set()
-            return super().find()
-
-        def _site(self, site, add, weak, strategy_targets):
-            super()._site(site, add, weak, strategy_targets)
-            self._strategy |= strategy_targets
-
-        def _excluded(self, fn) -> bool:
-            # The evidence that excludes a candidate is resolved through bindings and
-            # imports, so it lies inside the candidate's own group: other groups' names,
-            # which once excluded every function of the same name, no longer matter.
-            self.weak_names.add(fn.name)
-            return super()._excluded(fn)
-
-    return GroupFinder
-
-
-_GROUP_FINDER = None
-
-
-def _GroupFinder(project, names=None):
-    global _GROUP_FINDER
-    if _GROUP_FINDER is None:
-        _GROUP_FINDER = _group_finder_class()
-    return _GROUP_FINDER(project, names)
 
 
 def _unparsed_rows(kind: str, path: Path, display: str, data: bytes) -> list[list]:
@@ -206,9 +112,6 @@ def _unparsed_rows(kind: str, path: Path, display: str, data: bytes) -> list[lis
 
 # --------------------------------------------------------------------------------------------
 # Groups
-
-
-_WORD = re.compile(r"\w+")
 
 
 def _text(file: _File) -> str:
@@ -228,11 +131,6 @@ def _text(file: _File) -> str:
         return api._decode(file.data)
     except api._Unreadable:
         return ""
-
-
-def _words(file: _File) -> set[str]:
-    """Every word of the file's code (a superset of the names it defines or calls)."""
-    return set(_WORD.findall(_text(file)))
 
 
 def groups_of(files: Sequence[_File]) -> list[list[int]]:
@@ -337,11 +235,6 @@ def _check(sources, errors, settings: Settings, store, runner_for, progress) -> 
     group_keys = [cachelib.digest([fingerprint, settings_key,
                                    [(kept[i].display, str(kept[i].path), kept[i].name, kept[i].is_package,
                                      kept[i].hash) for i in group]]) for group in groups]
-    facts: dict[int, dict] = {}
-    for gid, key in enumerate(group_keys):
-        value = store.get("facts", key) if store and gid not in quiet else None
-        if _valid_facts(value):
-            facts[gid] = value
     # Files checked with Python's parser only: those the first stage skipped, those of quiet groups.
     unparsed = [("skipped", file) for file in skipped]
     unparsed += [("quiet", kept[i]) for gid in sorted(quiet) for i in groups[gid]]
@@ -354,77 +247,36 @@ def _check(sources, errors, settings: Settings, store, runner_for, progress) -> 
         else:
             unchecked.append(n)
     advance(len(unparsed) - len(unchecked))
-    to_parse = sum(len(groups[g]) for g in range(len(groups)) if g not in facts and g not in quiet)
+    active = [g for g in range(len(groups)) if g not in quiet]
+    results: dict[int, dict] = {}
+    pending = []
+    for gid in active:
+        value = store.get("findings", group_keys[gid]) if store else None
+        if _valid_group_result(value):
+            results[gid] = value
+            advance(len(groups[gid]))
+        else:
+            pending.append(gid)
 
-    runner = runner_for(to_parse + len(unchecked) // 10)
-    # First phase: the syntax checks (any worker) and the facts of the groups to parse.
+    runner = runner_for(sum(len(groups[g]) for g in pending) + len(unchecked) // 10)
+    # One phase: the syntax checks and the groups to analyse, shared out to any idle worker.
     chunks = [unchecked[start:start + SKIP_CHUNK] for start in range(0, len(unchecked), SKIP_CHUNK)]
     check_tasks = [(None, "unparsed", [(unparsed[n][0], str(unparsed[n][1].path), unparsed[n][1].display,
                                         unparsed[n][1].data) for n in chunk]) for chunk in chunks]
-
-    owner: dict[int, int] = {}
-    missing = [g for g in range(len(groups)) if g not in facts and g not in quiet]
-    promoted: list[int] = []
-    eager: set[int] = set()
-    while True:
-        fact_payloads = _fact_chunks(missing, groups, kept, eager)
-        fact_tasks = [(None, "facts", payload) for payload in fact_payloads]
-        outcome = runner.run_mixed(fact_tasks + check_tasks, advance)
-        for payload, worker in zip(fact_payloads, runner.ran_by):
-            owner.update((gid, worker) for gid, _, _ in payload)
-        for task_result in outcome[:len(fact_tasks)]:
-            for gid, value in task_result:
-                facts[gid] = value
-                if store:
-                    store.put("facts", group_keys[gid], value)
-        for chunk, chunk_rows in zip(chunks, outcome[len(fact_tasks):]):
-            for n, rows in zip(chunk, chunk_rows):
-                unparsed_rows[n] = rows
-                if store:
-                    kind, file = unparsed[n]
-                    store.put(kind, f"{file.hash}{file.path.suffix}", [row[1:] for row in rows])
-        chunks, check_tasks = [], []
-        # `strategy.run(step)` names functions by name across groups: a quiet group that
-        # defines one must give its calls (`_run_names`), so it is parsed after all.
-        strategy = {name for value in facts.values() for name in value["strategy"]}
-        newly = [g for g in sorted(quiet) if strategy and any(_words(kept[i]) & strategy for i in groups[g])]
-        # Likewise a file of an active group that was not parsed (no entry word of its own):
-        # the group's facts are taken again with every file parsed.
-        redo = [g for g in sorted(facts) if g not in eager and g not in quiet
-                and strategy & set(facts[g]["unparsed_defs"])]
-        if not newly and not redo:
-            break
-        quiet.difference_update(newly)
-        promoted += newly
-        eager.update(redo)
-        missing = [g for g in newly if g not in facts] + redo
-    if promoted:
-        dropped = {id(kept[i]) for g in promoted for i in groups[g]}
-        for n, (kind, file) in enumerate(unparsed):
-            if kind == "quiet" and id(file) in dropped:
-                unparsed_rows.pop(n, None)
-    active = [g for g in range(len(groups)) if g not in quiet]
-    names = _run_names(facts[g] for g in active)
-    results: dict[int, list] = {}
-    pending = []
-    finding_keys = {}
-    for gid in active:
-        excluded = sorted(w for w in facts[gid]["weak"] if w in names[0] or w in names[1])
-        finding_keys[gid] = cachelib.digest([group_keys[gid], excluded])
-        value = store.get("findings", finding_keys[gid]) if store else None
-        if _valid_group_result(value):
-            results[gid] = value
-            if gid not in missing:
-                advance(len(groups[gid]))
-        else:
-            pending.append(gid)
-    finding_tasks = [(worker, (names, payload)) for worker, payload in _finding_tasks(pending, groups, kept, owner)]
-    for task_result in runner.run("findings", finding_tasks):
+    group_payloads = _group_chunks(pending, groups, kept)
+    group_tasks = [(None, "findings", payload) for payload in group_payloads]
+    outcome = runner.run_mixed(group_tasks + check_tasks, advance)
+    for task_result in outcome[:len(group_tasks)]:
         for gid, value in task_result:
             results[gid] = value
             if store:
-                store.put("findings", finding_keys[gid], value)
-    advance(sum(len(groups[g]) for g in pending if g not in missing))
+                store.put("findings", group_keys[gid], value)
+    for chunk, chunk_rows in zip(chunks, outcome[len(group_tasks):]):
+        for n, rows in zip(chunk, chunk_rows):
+            unparsed_rows[n] = rows
+            if store:
+                kind, file = unparsed[n]
+                store.put(kind, f"{file.hash}{file.path.suffix}", [row[1:] for row in rows])
 
     findings: list[Finding] = []
     on_disk = {file.display: file.path for _, file in unparsed}
@@ -447,19 +299,17 @@ def _module_name(path: Path, packages: dict[Path, list[str]]) -> tuple[str, bool
     return module_name_for(path, packages) if path.exists() else (path.stem, False)
 
 
-def _fact_chunks(gids: Sequence[int], groups: list[list[int]], kept: list[_File],
-                 eager: set[int]) -> list[list]:
-    """The groups to parse, in payloads of about GROUP_CHUNK files, the largest groups first:
-    any idle worker takes the next payload, so a group of hundreds of files (a real
-    repository often has one) starts at once and the others share out the rest. Groups in
-    `eager` are parsed whole (`WorkerState._load`)."""
+def _group_chunks(gids: Sequence[int], groups: list[list[int]], kept: list[_File]) -> list[list]:
+    """The groups to analyse, in payloads of about GROUP_CHUNK files, the largest groups
+    first: any idle worker takes the next payload, so a group of hundreds of files (a real
+    repository often has one) starts at once and the others share out the rest."""
     size = {gid: sum(len(kept[i].data) for i in groups[gid]) for gid in gids}
     payloads: list[list] = []
     current: list = []
     files = 0
     for gid in sorted(gids, key=lambda g: -size[g]):
         members = [(str(kept[i].path), kept[i].display, kept[i].data) for i in groups[gid]]
-        current.append((gid, members, gid in eager))
+        current.append((gid, members))
         files += len(members)
         if files >= GROUP_CHUNK:
             payloads.append(current)
@@ -469,55 +319,11 @@ def _fact_chunks(gids: Sequence[int], groups: list[list[int]], kept: list[_File]
     return payloads
 
 
-def _finding_tasks(gids: Sequence[int], groups: list[list[int]], kept: list[_File],
-                   owner: dict[int, int]) -> list[tuple[int | None, list]]:
-    """Tasks of about GROUP_CHUNK files: a group goes to the worker that parsed it (which
-    still holds its trees), or to any worker if this run did not parse it (its facts came
-    from the cache)."""
-    tasks: list[tuple[int | None, list]] = []
-    payloads: dict[int | None, list] = {}
-    files: dict[int | None, int] = {}
-    for gid in gids:
-        worker = owner.get(gid)
-        payloads.setdefault(worker, []).append(
-            (gid, [(str(kept[i].path), kept[i].display, kept[i].data) for i in groups[gid]]))
-        files[worker] = files.get(worker, 0) + len(groups[gid])
-        if files[worker] >= GROUP_CHUNK:
-            tasks.append((worker, payloads.pop(worker)))
-            files[worker] = 0
-    tasks += payloads.items()
-    return tasks
-
-
-def _run_names(all_facts) -> tuple[frozenset, frozenset]:
-    """The whole run's metric names and not-a-loss uses, as one `Finder` would have them."""
-    all_facts = list(all_facts)
-    metric: set[str] = set()
-    not_loss: set[str] = set()
-    strategy: set[str] = set()
-    for facts in all_facts:
-        metric.update(facts["metric"])
-        not_loss.update(facts["notloss"])
-        strategy.update(facts["strategy"])
-    for facts in all_facts:  # `strategy.run(fn)` in one group, `def fn` in another
-        for name in strategy:
-            not_loss.update(facts["calls"].get(name, ()))
-    return frozenset(metric), frozenset(not_loss)
-
-
 def _valid_groups(groups, count: int) -> bool:
     if not isinstance(groups, list) or not all(isinstance(g, list) and g for g in groups):
         return False
     flat = [i for g in groups for i in g]
     return sorted(flat) == list(range(count)) if all(isinstance(i, int) for i in flat) else False
-
-
-def _valid_facts(value) -> bool:
-    return (isinstance(value, dict)
-            and all(isinstance(value.get(k), list) for k in ("metric", "notloss", "strategy", "weak"))
-            and isinstance(value.get("calls"), dict)
-            and isinstance(value.get("unparsed_defs"), list)
-            and all(isinstance(v, list) for v in value["calls"].values()))
 
 
 def _valid_group_result(value) -> bool:

@@ -262,7 +262,7 @@ def test_a_corrupt_cache_file_is_ignored_and_rewritten(project):
     json.loads((cache / CACHE_FILE).read_text())  # valid again
     # Entries of the wrong shape under the right fingerprint are misses too.
     data = json.loads((cache / CACHE_FILE).read_text())
-    for section in ("skipped", "quiet", "components", "facts", "findings"):
+    for section in ("skipped", "quiet", "components", "findings"):
         data[section] = {key: "garbage" for key in data[section]}
     (cache / CACHE_FILE).write_text(json.dumps(data))
     assert summary(api.check_paths([str(project)], Settings(), cache_dir=str(cache), jobs=1)) == summary(cold)
@@ -503,8 +503,8 @@ def test_a_finished_group_frees_its_trees_without_the_cyclic_collector():
 
 
 def test_the_largest_groups_are_handed_out_first_in_chunks(tmp_path):
-    # A worker that takes a group keeps it for the findings, so the big group must start
-    # first: started last, it left the other workers idle while it ran.
+    # Any idle worker takes the next chunk, so the big group must start first: started last,
+    # it left the other workers idle while it ran.
     sizes = {0: 3, 1: 50, 2: 1, 3: 20}
     kept, groups = [], []
     for gid, count in sizes.items():
@@ -512,7 +512,6 @@ def test_the_largest_groups_are_handed_out_first_in_chunks(tmp_path):
         for n in range(count):
             groups[gid].append(len(kept))
             kept.append(incremental._File(tmp_path / f"g{gid}_{n}.py", f"g{gid}_{n}.py", b"x = 1\n", ""))
-    chunks = incremental._fact_chunks(list(sizes), groups, kept, eager={3})
-    assert [[gid for gid, _, _ in chunk] for chunk in chunks] == [[1], [3, 0, 2]]
-    assert [eager for chunk in chunks for _, _, eager in chunk] == [False, True, False, False]
-    assert [len(members) for chunk in chunks for _, members, _ in chunk] == [50, 20, 3, 1]
+    chunks = incremental._group_chunks(list(sizes), groups, kept)
+    assert [[gid for gid, _ in chunk] for chunk in chunks] == [[1], [3, 0, 2]]
+    assert [len(members) for chunk in chunks for _, members in chunk] == [50, 20, 3, 1]
