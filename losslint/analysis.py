@@ -7,7 +7,6 @@ kept too (`Analysis.traces`), for the inventory (losslint/inventory.py, `--show-
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -17,27 +16,10 @@ from losslint.catalogue import CONVENTIONAL_ALIASES, INJECTED_MODULES
 from losslint.evaluate import Evaluator, Kind, Origin, Value
 from losslint.finder import Finder, LossTarget
 from losslint.ftypes import Finding, Settings
-from losslint.project import ClassBinding, DefBinding, FunctionInfo, ImportBinding, Project
+from losslint.project import ClassBinding, DefBinding, ImportBinding, Project, matches_names
 from losslint.rules import RULES
 
 _SIGNATURE_NOTE = " [a loss by its (y_true, y_pred) signature]"
-
-
-def matches_names(function: FunctionInfo, patterns: tuple[str, ...]) -> bool:
-    """Does a configured name (`safe_mean`, `mypkg.ops.safe_mean`, `mypkg.metrics.*`) name it?
-
-    A name without dots matches the function's name or qualname in any module; a dotted one
-    is matched, `*` globs included, against `module.qualname`.
-    """
-    if not patterns:
-        return False
-    qualified = f"{function.module.name}.{function.qualname}"
-    for pattern in patterns:
-        if "." not in pattern and pattern in (function.name, function.qualname):
-            return True
-        if fnmatch.fnmatchcase(qualified, pattern):
-            return True
-    return False
 
 
 def reported_origins(value: Value) -> list[tuple[Origin, str]]:
@@ -109,14 +91,14 @@ def _coupling_message(origin: Origin) -> str:
             "statistics (`axis=-1`) or by a constant")
 
 
-def analyse(project: Project, settings: Settings | None = None, finder: Finder | None = None,
+def analyse(project: Project, settings: Settings | None = None,
             evaluator: Evaluator | None = None) -> list[tuple[LossTarget, Origin, str, str]]:
     """Every (loss, origin, code, message), one per reported place and code: the `results` of
     `analyse_losses`, which says more (every loss with every reduction it carries)."""
-    return analyse_losses(project, settings, finder, evaluator).results
+    return analyse_losses(project, settings, evaluator).results
 
 
-def analyse_losses(project: Project, settings: Settings | None = None, finder: Finder | None = None,
+def analyse_losses(project: Project, settings: Settings | None = None,
                    evaluator: Evaluator | None = None) -> Analysis:
     """Find the losses, follow each one's value, and keep both views of the result: the
     findings (a reduction reached by several losses is reported once, under the first) and
@@ -124,12 +106,10 @@ def analyse_losses(project: Project, settings: Settings | None = None, finder: F
 
     `settings.not_losses` removes losses; `settings.keeps_batch` makes calls to the named
     helpers element-wise: the configuration's escape hatches for false positives.
-    `finder` replaces the default `Finder(project)` (losslint/incremental.py analyses a
-    project in parts and passes one that knows the other parts' metric and helper names);
     `evaluator` replaces the default one (losslint/fix.py passes one that records more).
     """
     settings = settings or Settings()
-    finder = finder if finder is not None else Finder(project)
+    finder = Finder(project)
     targets = [t for t in finder.find() if not matches_names(t.function, settings.not_losses)]
     if evaluator is None:
         evaluator = Evaluator(project, keeps_batch=settings.keeps_batch)
@@ -259,3 +239,16 @@ def to_finding(target: LossTarget, origin: Origin, code: str, message: str,
         scope=origin.function.qualname if origin.function is not None else target.function.qualname,
         losses=tuple(losses) if losses is not None else (target.function.qualname,),
     )
+
+
+def project_findings(project: Project, targets: dict[Finding, LossTarget] | None = None,
+                     settings: Settings | None = None) -> tuple[list[Finding], Analysis]:
+    """The project's findings (before losslint/selection.py keeps what the user sees), and
+    the analysis they came from, whose losses are the inventory (losslint/inventory.py);
+    `targets` (if given) learns each finding's loss."""
+    analysis = analyse_losses(project, settings)
+    findings = analysis.findings()
+    if targets is not None:
+        for finding, result in zip(findings, analysis.results):
+            targets.setdefault(finding, result[0])
+    return list(findings), analysis

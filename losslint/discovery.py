@@ -41,7 +41,7 @@ from pathlib import Path
 
 from typing import TYPE_CHECKING
 
-from losslint.ftypes import FileError, SourceFile
+from losslint.ftypes import FileError, Settings, SourceFile
 
 if TYPE_CHECKING:  # pathspec is imported when there are patterns: it costs a fifth of a warm run
     from pathspec import GitIgnoreSpec
@@ -511,3 +511,13 @@ def _package_parts(directory: Path, known: dict[Path, list[str]]) -> list[str]:
     for folder in reversed(chain):
         base = known[folder] = [*base, folder.name]
     return base
+
+
+def exclude_groups(settings: Settings) -> list[tuple[str, tuple[str, ...]]]:
+    """Exclude patterns with the folder each set is anchored at ("." is the working directory)."""
+    groups = []
+    if settings.exclude:
+        groups.append((settings.exclude_root or ".", settings.exclude))
+    if settings.extend_exclude:
+        groups.append((settings.config_root or ".", settings.extend_exclude))
+    return groups

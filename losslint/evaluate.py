@@ -42,6 +42,7 @@ from losslint.project import (
     Scope,
     children,
     code_of,
+    matches_names,
 )
 
 _NO_LITERAL = object()
@@ -1098,8 +1099,6 @@ class Evaluator:
             "LL103", "reduction", node, frame, api, _message(detail, fix))}))
 
     def _keeps_batch(self, function: FunctionInfo) -> bool:
-        from losslint.analysis import matches_names
-
         return matches_names(function, self.keeps_batch)
 
     def _external_call(self, node: cst.Call, qualified: str, frame: Frame) -> Value:

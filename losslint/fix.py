@@ -71,11 +71,12 @@ import libcst as cst
 
 from losslint import catalogue
 from losslint.analysis import analyse, analyse_losses
-from losslint.api import _Unreadable, _decode, _exclude_groups, _finish, load_source, read_sources
-from losslint.discovery import discover
+from losslint.discovery import discover, exclude_groups
 from losslint.evaluate import Evaluator, Kind, LossObject, Origin, Value
 from losslint.ftypes import Finding, Report, Settings, SourceFile
+from losslint.loading import Unreadable, decode, load_source, read_sources
 from losslint.project import AssignBinding, ModuleInfo, Project
+from losslint.selection import select_findings
 from losslint.suppression import Suppressions
 
 MAX_ROUNDS = 5
@@ -670,8 +671,8 @@ def _diff_lines(source: str) -> list[str]:
 
 def _text_for_diff(data: bytes) -> str:
     try:
-        return _decode(data)
-    except _Unreadable:
+        return decode(data)
+    except Unreadable:
         return data.decode("utf-8", "replace")
 
 
@@ -681,7 +682,7 @@ def fix_paths(paths: Sequence[str], settings: Settings = Settings(), *, unsafe: 
     the new contents (`--diff`). `verify` (a losslint.probe.verify.FixVerifier, `--probe`)
     keeps only the fixes the probe verifies, in every round."""
     sources, errors = discover(paths, respect_gitignore=settings.respect_gitignore,
-                               exclude_groups=_exclude_groups(settings),
+                               exclude_groups=exclude_groups(settings),
                                force_exclude=settings.force_exclude)
     contents: dict[Path, bytes] = {}
     run = FixRun(Report())
@@ -739,7 +740,7 @@ def _round(sources: list[SourceFile], errors, contents: dict[Path, bytes], setti
         targets.setdefault(finding, target)
     evaluator = _RecordingEvaluator(project, keeps_batch=settings.keeps_batch)
     _analyse(project, settings, evaluator)
-    report.findings = _finish(findings, project, settings, on_disk)
+    report.findings = select_findings(findings, project, settings, on_disk)
     plans = plan_findings(report.findings, origins, project, evaluator)
     for plan in plans:
         plan.target, plan.project = targets.get(plan.finding), project

@@ -30,10 +30,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from losslint import cache as cachelib
-from losslint.discovery import discover
+from losslint.discovery import discover, exclude_groups, module_name_for
 from losslint.ftypes import Finding, LossRecord, Report, Settings
 from losslint.imports import FileImports, ModuleIndex
+from losslint.loading import Unreadable, decode, read_sources
 from losslint.prefilter import may_hold_loss, may_matter
+from losslint.selection import select_findings
 
 SKIP_CHUNK = 200  # skipped files per task
 GROUP_CHUNK = 40  # files to parse per task (several groups may share one)
@@ -50,75 +52,12 @@ class _File:
 
 
 # --------------------------------------------------------------------------------------------
-# What runs in a worker (or in this process): parse, index, find, analyse
-
-
-class WorkerState:
-    """What a worker (or this process) does with the tasks it is handed."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-
-    def handle(self, kind: str, payload) -> tuple[object, int]:
-        """(result, number of files handled)."""
-        if kind == "unparsed":
-            return [_unparsed_rows(which, Path(p), d, data) for which, p, d, data in payload], len(payload)
-        if kind == "findings":
-            return [(gid, self._findings(members)) for gid, members in payload], sum(len(m) for _, m in payload)
-        raise ValueError(kind)
-
-    def _findings(self, members) -> dict[str, list]:
-        """A group's reported findings and its losses (`--show-losses`), as the cache keeps
-        them. Files without a loss entry word are only registered, and parsed when resolution
-        reaches them (`Project.add_pending`)."""
-        from losslint import api, inventory
-        from losslint.project import Project
-
-        project = Project(_load_pending)
-        findings: list[Finding] = []
-        lazy = len(members) > 1
-        for path, display, data in members:
-            path = Path(path)
-            if lazy and path.suffix == ".py" and not may_hold_loss(data, path) and api._parses_safely(data):
-                project.add_pending(path, display, *_module_name(path, {}), data)
-            else:
-                findings += api._load(project, path, display, data)
-        on_disk = {display: Path(path) for path, display, _ in members}
-        found, analysis = api._analyse(project, None, self.settings)
-        findings += found
-        findings += project.late_findings  # files parsed on demand that turned out not to
-        kept = api._finish(findings, project, self.settings, on_disk)
-        records = inventory.records(analysis, kept)
-        result = {"findings": [cachelib.finding_to_json(f) for f in kept],
-                  "losses": [cachelib.loss_to_json(r) for r in records]}
-        project.release()
-        return result
-
-
-def _load_pending(project, pending) -> list[Finding]:
-    from losslint import api
-
-    return api._load(project, pending.path, pending.display, pending.data, (pending.name, pending.is_package))
-
-
-def _unparsed_rows(kind: str, path: Path, display: str, data: bytes) -> list[list]:
-    """A file not parsed with LibCST: "skipped" by the prefilter's first stage, or in a
-    "quiet" group (second stage, which checks a little more: see `api._check_quiet`)."""
-    from losslint import api
-
-    check = api._check_skipped if kind == "skipped" else api._check_quiet
-    return [cachelib.finding_to_json(f) for f in check(path, display, data)]
-
-
-# --------------------------------------------------------------------------------------------
 # Groups
 
 
 def _text(file: _File) -> str:
     """The file's code as text (a notebook's code cells, as the analysis joins them); ""
     when it is unreadable (then it has no module for anything to reach, nor imports)."""
-    from losslint import api
-
     if file.path.suffix == ".ipynb":
         from losslint.notebook import NotebookError, load_notebook
 
@@ -128,8 +67,8 @@ def _text(file: _File) -> str:
             return ""
 
     try:
-        return api._decode(file.data)
-    except api._Unreadable:
+        return decode(file.data)
+    except Unreadable:
         return ""
 
 
@@ -165,12 +104,12 @@ def check(paths: Sequence[str], settings: Settings, *, cache_dir: str | None = N
     """`api.check_paths` with a cache in `cache_dir` (None: no cache) and `jobs` processes
     (None or 0: one per CPU for large runs). `progress(done, total)` is told how many files
     are done."""
-    from losslint import api, parallel
+    from losslint import parallel
 
     sources, errors = discover(
         paths,
         respect_gitignore=settings.respect_gitignore,
-        exclude_groups=api._exclude_groups(settings),
+        exclude_groups=exclude_groups(settings),
         force_exclude=settings.force_exclude,
     )
     store = cachelib.Cache(cache_dir) if cache_dir else None
@@ -195,16 +134,12 @@ def check(paths: Sequence[str], settings: Settings, *, cache_dir: str | None = N
 def _check(sources, errors, settings: Settings, store, runner_for, progress) -> Report:
     """The run, given the discovered files, the cache (or None) and `runner_for(n)`: the
     runner for about `n` files' worth of parsing."""
-    from losslint import api
-
     report = Report(errors=list(errors))
     fingerprint = cachelib.fingerprint()
     settings_key = repr(settings)
 
     skipped: list[_File] = []
     kept: list[_File] = []
-    from losslint.api import read_sources
-
     for source, data in read_sources(sources, report):
         file = _File(source.path, source.display, data, cachelib.content_hash(data))
         (kept if may_matter(data, source.path) else skipped).append(file)
@@ -281,7 +216,7 @@ def _check(sources, errors, settings: Settings, store, runner_for, progress) -> 
     findings: list[Finding] = []
     on_disk = {file.display: file.path for _, file in unparsed}
     unparsed_findings = [cachelib.finding_from_json(row) for n in sorted(unparsed_rows) for row in unparsed_rows[n]]
-    findings += api._finish(unparsed_findings, None, settings, on_disk)
+    findings += select_findings(unparsed_findings, None, settings, on_disk)
     losses: list[LossRecord] = []
     for gid in active:
         findings += [cachelib.finding_from_json(row) for row in results[gid]["findings"]]
@@ -294,8 +229,6 @@ def _check(sources, errors, settings: Settings, store, runner_for, progress) -> 
 
 
 def _module_name(path: Path, packages: dict[Path, list[str]]) -> tuple[str, bool]:
-    from losslint.discovery import module_name_for
-
     return module_name_for(path, packages) if path.exists() else (path.stem, False)
 
 

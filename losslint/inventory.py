@@ -43,8 +43,9 @@ def describe_source(source: str, site: Place | None) -> str:
 
 def records(analysis: Analysis, kept: Collection[Finding]) -> list[LossRecord]:
     """Every loss with its verdict; `kept` are the findings that are reported (what
-    `api._finish` keeps of `findings()`), the others count as suppressed. The verdict rests
-    on the loss's own codes: a term that collapses another loss only couples this one."""
+    `selection.select_findings` keeps of `findings()`), the others count as suppressed. The
+    verdict rests on the loss's own codes: a term that collapses another loss only couples
+    this one."""
     by_key = {(id(origin.node), code): finding
               for (_, origin, code, _), finding in zip(analysis.results, analysis.findings())}
     kept = set(kept)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 import bisect
 import dataclasses
+import fnmatch
 import re
 import sys
 from collections.abc import Callable
@@ -822,7 +823,7 @@ class Project:
         """Break the index's reference cycles (a scope and its bindings, a module and its
         functions, a class and its methods), so that reference counting frees the trees as
         soon as the project is dropped. Workers run with the cyclic collector paused
-        (`api._no_cyclic_gc`): without this every group's trees stayed until the process
+        (`loading.paused_gc`): without this every group's trees stayed until the process
         ended, and a run in one process paid for a collection over all of them (0.35 s on
         tensorflow/examples)."""
         for module in self.modules:
@@ -1052,3 +1053,20 @@ def _known_external(name: str) -> bool:
         or catalogue.is_metric_class(name)
         or name.startswith(("tensorflow.", "keras."))
     )
+
+
+def matches_names(function: FunctionInfo, patterns: tuple[str, ...]) -> bool:
+    """Does a configured name (`safe_mean`, `mypkg.ops.safe_mean`, `mypkg.metrics.*`) name it?
+
+    A name without dots matches the function's name or qualname in any module; a dotted one
+    is matched, `*` globs included, against `module.qualname`.
+    """
+    if not patterns:
+        return False
+    qualified = f"{function.module.name}.{function.qualname}"
+    for pattern in patterns:
+        if "." not in pattern and pattern in (function.name, function.qualname):
+            return True
+        if fnmatch.fnmatchcase(qualified, pattern):
+            return True
+    return False

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from losslint import api, incremental, parallel
+from losslint import api, incremental, parallel, tasks
 from losslint import cache as cachelib
 from losslint.cli import main
 from losslint.ftypes import Settings
@@ -60,20 +60,20 @@ def project(tmp_path, monkeypatch):
 
 
 class CountingLoads:
-    """Counts the files a group's analysis parses with LibCST (`api._load` into a group's
+    """Counts the files a group's analysis parses with LibCST (`tasks.load` into a group's
     project, whose loader parses its pending files), by display path; not the one-file
     parse that words a syntax error of a file only checked with Python's parser."""
 
     def __init__(self, monkeypatch) -> None:
         self.parsed: list[str] = []
-        original = api._load
+        original = tasks.load
 
         def load(project, path, display, data, module=None):
             if project._load is not None:
                 self.parsed.append(display)
             return original(project, path, display, data, module)
 
-        monkeypatch.setattr(api, "_load", load)
+        monkeypatch.setattr(tasks, "load", load)
 
 
 # --- the grouped analysis is the whole-project analysis -------------------------------------

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from losslint import api, parallel
+from losslint import api, parallel, tasks
 from losslint.inventory import HOW_IT_REACHES_KERAS, describe_source
 from losslint.cli import main
 from losslint.ftypes import Place, Settings
@@ -281,8 +281,8 @@ def test_cold_and_warm_runs_show_the_same_losses_and_the_warm_one_parses_nothing
     cold_text = run(capsys, *args)
     cold_json = run(capsys, *args, "--format", "json")
     parsed = []
-    original = api._load
-    monkeypatch.setattr(api, "_load", lambda *a, **k: parsed.append(a[2]) or original(*a, **k))
+    original = tasks.load
+    monkeypatch.setattr(tasks, "load", lambda *a, **k: parsed.append(a[2]) or original(*a, **k))
     assert run(capsys, *args) == cold_text
     assert run(capsys, *args, "--format", "json") == cold_json
     assert parsed == []  # served from the cache: the records are part of what it keeps

@@ -212,7 +212,7 @@ def probe_check(scan, options: ProbeOptions = ProbeOptions(), *, scope: str = "f
     wanted = [scan.targets[f] for f in report.findings if f in scan.targets]
     unflagged: list[LossTarget] = []
     if scope == "all":
-        from losslint.analysis import matches_names
+        from losslint.project import matches_names
         from losslint.finder import Finder
 
         seen = {id(t.function) for t in wanted}

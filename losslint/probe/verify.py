@@ -45,7 +45,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, replace
 
-from losslint.api import load_source, read_sources
+from losslint.loading import load_source, read_sources
 from losslint.ftypes import Finding, Report
 from losslint.probe import ProbeOptions, _candidates, job_spec
 from losslint.probe.pool import Pool
