@@ -52,6 +52,9 @@ final newline and all other cells stay byte for byte. A fix on a line IPython sy
 neutralised on, or spanning two cells, is not made. The outputs of an edited cell are left as
 they are (they are the old code's, until the cell is run again). `--diff` shows each changed
 cell's code, labelled `nb.ipynb:cell N`, rather than the JSON (see `_notebook_diff`).
+
+The pieces every rule's fixes share (plans, tree edits, the recording evaluator) are in
+losslint/fix_edits.py and losslint/fix_recording.py; the LL104 fixes in losslint/fix_ll104.py.
 """
 
 from __future__ import annotations
@@ -64,7 +67,7 @@ import stat
 import tempfile
 import tokenize
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import libcst as cst
@@ -72,7 +75,18 @@ import libcst as cst
 from losslint import catalogue
 from losslint.analysis import analyse, analyse_losses
 from losslint.discovery import discover, exclude_groups
-from losslint.evaluate import Evaluator, Kind, LossObject, Origin, Value
+from losslint.evaluate import Evaluator, Kind, Origin
+from losslint.fix_edits import (
+    Plan,
+    axis_edit,
+    insert_arg,
+    is_constant,
+    nonlinear_context,
+    parents_of,
+    short_code,
+)
+from losslint.fix_ll104 import plan_scalar
+from losslint.fix_recording import RecordingEvaluator
 from losslint.ftypes import Finding, Report, Settings, SourceFile
 from losslint.loading import Unreadable, decode, load_source, read_sources
 from losslint.project import AssignBinding, ModuleInfo, Project
@@ -84,82 +98,9 @@ MAX_ROUNDS = 5
 SAFE_FAMILIES = frozenset({"mean"})
 UNSAFE_FAMILIES = frozenset({"sum"})
 
-# Calls whose result has lost axes the evaluator does not see (a per-sample loss function
-# reduces the last axis; a boolean mask flattens): a mean of their result with `axis=-1` may
-# reduce the batch. Their results count as "maybe one number per sample" here.
-_AXIS_LOSING = frozenset({
-    "keras.backend.categorical_crossentropy", "keras.backend.sparse_categorical_crossentropy",
-    "keras.ops.categorical_crossentropy", "keras.ops.sparse_categorical_crossentropy",
-    "keras.ops.binary_crossentropy",
-    "tensorflow.nn.softmax_cross_entropy_with_logits", "tensorflow.nn.softmax_cross_entropy_with_logits_v2",
-    "tensorflow.nn.sparse_softmax_cross_entropy_with_logits",
-    "tensorflow.boolean_mask", "tensorflow.gather_nd", "tensorflow.unique", "tensorflow.dynamic_partition",
-    "tensorflow.squeeze", "keras.backend.squeeze", "keras.ops.squeeze", "tensorflow.linalg.diag_part",
-})
-_PER_SAMPLE_FUNCTION_NAMESPACES = ("keras.losses.", "tensorflow.losses.", "keras.metrics.")
-
-
-def _loses_axes(qualified: str) -> bool:
-    if qualified in _AXIS_LOSING:
-        return True
-    for namespace in _PER_SAMPLE_FUNCTION_NAMESPACES:
-        if qualified.startswith(namespace):
-            rest = qualified[len(namespace):]
-            return "." not in rest and rest[:1].islower()
-    return False
-
 
 # --------------------------------------------------------------------------------------------
 # The evaluator, recording what each reduction reduced
-
-
-class _RecordingEvaluator(Evaluator):
-    """The evaluator, remembering for each reduction call the tensors it was given.
-
-    It is also more cautious than the linter's about ranks (it only decides fixes, never
-    findings): a value that went through a reduction with an axis, a per-sample loss function
-    or a `reduction="none"` loss object may be one number per sample, so it gets rank 1 and a
-    later mean of it is not given `axis=-1`.
-    """
-
-    def __init__(self, project: Project, keeps_batch: tuple[str, ...] = ()) -> None:
-        super().__init__(project, keeps_batch=keeps_batch)
-        self.inputs: dict[int, list[tuple[catalogue.Reduction, Value]]] = {}
-        self._last_args: dict[int, tuple[list[Value], dict[str, Value]]] = {}
-        self.returns: dict[int, list[Value]] = {}  # by id of the function's node
-
-    def call_function(self, function, args, kwargs, closure, depth):
-        result = super().call_function(function, args, kwargs, closure, depth)
-        self.returns.setdefault(id(function.node), []).append(result)
-        return result
-
-    def _args(self, node, frame):
-        result = super()._args(node, frame)
-        self._last_args[id(node)] = result
-        return result
-
-    def _reduction(self, node, reduction, spelled, frame):
-        result = super()._reduction(node, reduction, spelled, frame)
-        positional, keywords = self._last_args.get(id(node), ([], {}))
-        tensor = positional[0] if positional else next(
-            (keywords[k] for k in ("input_tensor", "x", "input", "tensor", "a") if k in keywords), None)
-        if tensor is not None:
-            self.inputs.setdefault(id(node), []).append((reduction, tensor))
-        return _maybe_per_sample(result)
-
-    def _external_call(self, node, qualified, frame):
-        result = super()._external_call(node, qualified, frame)
-        return _maybe_per_sample(result) if _loses_axes(qualified) else result
-
-    def _call_loss_object(self, node, obj: LossObject, frame):
-        result = super()._call_loss_object(node, obj, frame)
-        return _maybe_per_sample(result) if obj.per_sample else result
-
-
-def _maybe_per_sample(value: Value) -> Value:
-    if value.batchy and value.rank is None:
-        return replace(value, rank=1)
-    return value
 
 
 def _analyse(project: Project, settings: Settings, evaluator: Evaluator):
@@ -172,32 +113,8 @@ def _analyse(project: Project, settings: Settings, evaluator: Evaluator):
 # Plans: which finding gets which fix
 
 
-@dataclass
-class Plan:
-    """What can be done about one reported finding."""
-
-    finding: Finding
-    module: ModuleInfo | None
-    safety: str | None  # "safe", "unsafe", or None: no fix
-    reason: str  # the fix's description, or why there is none
-    node: cst.CSTNode | None = None  # the node the fix replaces
-    transform: Callable[[cst.CSTNode], cst.CSTNode] | None = None
-    # The loss the finding is in (a LossTarget) and the round's project: what `--probe` runs
-    # to verify the fix (losslint/probe/verify.py).
-    target: object | None = None
-    project: Project | None = None
-    # More edits the fix needs besides `node` (the flatten fix rewrites the flattens and every
-    # reduction of the flattened values), and the ids of the reduction nodes whose findings
-    # must all be fixed together, or none of them.
-    extra: list[tuple[cst.CSTNode, Callable[[cst.CSTNode], cst.CSTNode]]] = field(default_factory=list)
-    group: frozenset[int] | None = None
-
-    def edits(self) -> list[tuple[cst.CSTNode, Callable[[cst.CSTNode], cst.CSTNode]]]:
-        return [(self.node, self.transform), *self.extra] if self.node is not None else list(self.extra)
-
-
 def plan_findings(findings: Sequence[Finding], origins: dict[Finding, Origin], project: Project,
-                  evaluator: _RecordingEvaluator) -> list[Plan]:
+                  evaluator: RecordingEvaluator) -> list[Plan]:
     """One plan per reported finding. A flatten fix changes several reductions at once, so it
     is planned only when every one of them is reported (none suppressed or deselected)."""
     reported = frozenset(id(origins[f].node) for f in findings
@@ -206,7 +123,7 @@ def plan_findings(findings: Sequence[Finding], origins: dict[Finding, Origin], p
 
 
 def _plan(finding: Finding, origin: Origin | None, project: Project,
-          evaluator: _RecordingEvaluator, reported: frozenset[int] = frozenset()) -> Plan:
+          evaluator: RecordingEvaluator, reported: frozenset[int] = frozenset()) -> Plan:
     if origin is None:
         return Plan(finding, None, None, "no automatic fix for this rule")
     module = origin.module
@@ -217,13 +134,11 @@ def _plan(finding: Finding, origin: Origin | None, project: Project,
     if code == "LL103":
         return _plan_loss_object(finding, origin, project)
     if code == "LL104":
-        from losslint.fix_ll104 import plan_scalar  # (imports this module: loaded on first use)
-
         return plan_scalar(finding, origin, project, evaluator, reported)
     return Plan(finding, module, None, f"no automatic fix for {finding.code}")
 
 
-def _plan_reduction(finding: Finding, origin: Origin, evaluator: _RecordingEvaluator) -> Plan:
+def _plan_reduction(finding: Finding, origin: Origin, evaluator: RecordingEvaluator) -> Plan:
     module, node = origin.module, origin.node
     records = evaluator.inputs.get(id(node), [])
     if not isinstance(node, cst.Call):
@@ -240,12 +155,12 @@ def _plan_reduction(finding: Finding, origin: Origin, evaluator: _RecordingEvalu
             return Plan(finding, module, None, "the reduced value's batch axis is not first (pairwise or flattened)")
         if tensor.rank == 1:
             return Plan(finding, module, None, "the reduced value may already be one number per sample")
-    edit = _axis_edit(node, reduction)
+    edit = axis_edit(node, reduction)
     if edit is None:
         return Plan(finding, module, None, "the call passes `axis`, `*args` or `**kwargs` in a form not rewritten")
     spelled = origin.api
     if reduction.family in SAFE_FAMILIES:
-        outer = _nonlinear_context(node, origin)
+        outer = nonlinear_context(node, origin)
         ranks = {tensor.rank for _, tensor in records}
 
         def alike(term: cst.CSTNode) -> bool:
@@ -266,26 +181,6 @@ def _plan_reduction(finding: Finding, origin: Origin, evaluator: _RecordingEvalu
     return Plan(finding, module, "unsafe",
                 f"added `axis=-1` to `{spelled}` (unsafe: the loss becomes a mean of per-sample sums, "
                 "so its scale changes and the learning rate may need retuning)", node, edit)
-
-
-def _parents(module: ModuleInfo) -> dict[int, cst.CSTNode]:
-    cached = _PARENTS.get(id(module))
-    if cached is not None and cached[0] is module.tree:
-        return cached[1]
-    parents: dict[int, cst.CSTNode] = {}
-
-    class _Parents(cst.CSTVisitor):
-        def on_visit(self, node: cst.CSTNode) -> bool:
-            for child in node.children:
-                parents[id(child)] = node
-            return True
-
-    module.tree.visit(_Parents())
-    _PARENTS[id(module)] = (module.tree, parents)
-    return parents
-
-
-_PARENTS: dict[int, tuple[cst.Module, dict[int, cst.CSTNode]]] = {}
 
 
 def _other_terms(node: cst.CSTNode, origin: Origin, finding: Finding, project: Project,
@@ -328,7 +223,7 @@ def _loss_calling(helper, finding: Finding, project: Project):
 
 def _other_terms_in(node: cst.CSTNode, function, module: ModuleInfo,
                     alike: Callable[[cst.CSTNode], bool]) -> str | None:
-    parents = _parents(module)
+    parents = parents_of(module)
     tensors = set(p.name.value for p in function.positional_params()[(1 if function.cls else 0):][:2])
     assigned = {name for name, bindings in function.scope.bindings.items()
                 if any(isinstance(b, AssignBinding) for b in bindings)}
@@ -342,8 +237,8 @@ def _other_terms_in(node: cst.CSTNode, function, module: ModuleInfo,
         while isinstance(parent, (cst.UnaryOperation, cst.BinaryOperation)):
             if isinstance(parent, cst.BinaryOperation):
                 other = parent.left if parent.right is child else parent.right
-                if not _is_constant(other, tensors, assigned) and not alike(_scaled_term(other, tensors, assigned)):
-                    return (f"its per-sample values keep every axis but the last, and they meet `{_code(other)}`, "
+                if not is_constant(other, tensors, assigned) and not alike(_scaled_term(other, tensors, assigned)):
+                    return (f"its per-sample values keep every axis but the last, and they meet `{short_code(other)}`, "
                             "whose shape may differ: the two may no longer broadcast together")
             child, parent = parent, parents.get(id(parent))
         if isinstance(parent, (cst.Return, cst.Lambda)):  # a lambda's body is what it returns
@@ -357,7 +252,7 @@ def _other_terms_in(node: cst.CSTNode, function, module: ModuleInfo,
             continue
         if isinstance(parent, cst.Arg):
             parent = parents.get(id(parent), parent)
-        return (f"its per-sample values are then used in `{_code(parent)}`, so Keras's mean of the "
+        return (f"its per-sample values are then used in `{short_code(parent)}`, so Keras's mean of the "
                 "result is not the old value")
     return None
 
@@ -371,10 +266,10 @@ def _scaled_term(node: cst.CSTNode, tensors: set[str], assigned: set[str]) -> cs
         if isinstance(node, cst.UnaryOperation):
             node = node.expression
         elif isinstance(node, cst.BinaryOperation) and isinstance(node.operator, (cst.Multiply, cst.Divide)) \
-                and _is_constant(node.right, tensors, assigned):
+                and is_constant(node.right, tensors, assigned):
             node = node.left
         elif isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Multiply) \
-                and _is_constant(node.left, tensors, assigned):
+                and is_constant(node.left, tensors, assigned):
             node = node.right
         else:
             return node
@@ -395,144 +290,6 @@ def _uses(function, name: str, parents: dict[int, cst.CSTNode]) -> list[cst.Name
 
     function.node.body.visit(_Loads())
     return found
-
-
-def _nonlinear_context(node: cst.CSTNode, origin: Origin) -> str | None:
-    """None when the mean reaches its statement (return, assignment, lambda body) only through
-    `+`, `-`, unary minus, and `*` or `/` by a number or a name not computed in the function
-    (a hyper-parameter); else the source of the first other expression around it. Keras's mean
-    of per-sample means is the old scalar only through such linear steps."""
-    parents = _parents(origin.module)
-    function = origin.function
-    tensors: set[str] = set()
-    assigned: set[str] = set()
-    if function is not None:
-        params = [p.name.value for p in function.positional_params()]
-        if function.cls is not None and params:
-            params = params[1:]
-        tensors = set(params[:2])
-        assigned = {name for name, bindings in function.scope.bindings.items()
-                    if any(isinstance(b, AssignBinding) for b in bindings)}
-    child = node
-    while True:
-        parent = parents.get(id(child))
-        if parent is None or isinstance(parent, (cst.Return, cst.Assign, cst.AnnAssign, cst.Lambda,
-                                                 cst.SimpleStatementLine)):
-            return None
-        if isinstance(parent, cst.AugAssign):
-            return None if isinstance(parent.operator, (cst.AddAssign, cst.SubtractAssign)) else _code(parent)
-        if isinstance(parent, cst.UnaryOperation) and isinstance(parent.operator, (cst.Minus, cst.Plus)):
-            child = parent
-            continue
-        if isinstance(parent, cst.BinaryOperation):
-            if isinstance(parent.operator, (cst.Add, cst.Subtract)):
-                child = parent
-                continue
-            other = parent.left if parent.right is child else parent.right
-            if (isinstance(parent.operator, cst.Multiply)
-                    or (isinstance(parent.operator, cst.Divide) and parent.left is child)) \
-                    and _is_constant(other, tensors, assigned):
-                child = parent
-                continue
-        if isinstance(parent, cst.Arg):
-            parent = parents.get(id(parent), parent)
-        return _code(parent)
-
-
-def _is_constant(node: cst.BaseExpression, tensors: set[str], assigned: set[str]) -> bool:
-    if isinstance(node, cst.UnaryOperation):
-        return _is_constant(node.expression, tensors, assigned)
-    if isinstance(node, (cst.Integer, cst.Float)):
-        return True
-    if isinstance(node, cst.Name):
-        return node.value not in tensors and node.value not in assigned
-    if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value == "self":
-        return True  # a hyper-parameter stored on the loss object
-    return False
-
-
-def _code(node: cst.CSTNode) -> str:
-    text = " ".join(cst.Module(body=[]).code_for_node(node).split())
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _axis_edit(call: cst.Call, reduction: catalogue.Reduction):
-    """A function from the (possibly already edited) call to the call with `axis=-1`."""
-    if any(arg.star for arg in call.args):
-        return None
-    positional = [a for a in call.args if a.keyword is None]
-    axis_keywords = [a for a in call.args if a.keyword is not None and a.keyword.value in ("axis", "reduction_indices")]
-    if len(positional) > reduction.axis_position:
-        slot = positional[reduction.axis_position]
-        if not _is_none(slot.value):
-            return None
-        return lambda updated: _replace_arg_value(updated, call.args.index(slot))
-    if axis_keywords:
-        if len(axis_keywords) > 1 or not _is_none(axis_keywords[0].value):
-            return None
-        return lambda updated: _replace_arg_value(updated, call.args.index(axis_keywords[0]))
-    before = next((i for i, a in enumerate(call.args)
-                   if a.keyword is not None and a.keyword.value in ("keepdims", "keep_dims")), None)
-    new = cst.Arg(keyword=cst.Name("axis"), value=_minus_one(),
-                  equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""),
-                                        whitespace_after=cst.SimpleWhitespace("")))
-    return lambda updated: _insert_arg(updated, new, before)
-
-
-def _is_none(node: cst.BaseExpression) -> bool:
-    return isinstance(node, cst.Name) and node.value == "None"
-
-
-def _minus_one() -> cst.BaseExpression:
-    return cst.UnaryOperation(operator=cst.Minus(), expression=cst.Integer("1"))
-
-
-def _replace_arg_value(call: cst.Call, index: int) -> cst.Call:
-    args = list(call.args)
-    args[index] = args[index].with_changes(value=_minus_one())
-    return call.with_changes(args=args)
-
-
-def _insert_arg(call: cst.Call, new: cst.Arg, before: int | None) -> cst.Call:
-    """`call` with `new` inserted before argument `before` (None: last), laid out like the
-    call's other arguments (one line, or one argument per line)."""
-    args = list(call.args)
-    if before is not None:
-        previous = args[before - 1] if before > 0 else None
-        if previous is not None and isinstance(previous.comma, cst.Comma):
-            new = new.with_changes(comma=previous.comma)
-        elif isinstance(call.whitespace_before_args, cst.ParenthesizedWhitespace):
-            new = new.with_changes(comma=cst.Comma(whitespace_after=_fresh(call.whitespace_before_args)))
-        return call.with_changes(args=[*args[:before], new, *args[before:]])
-    if not args:
-        return call.with_changes(args=[new])
-    last = args[-1]
-    inner = call.whitespace_before_args
-    comma = last.comma if isinstance(last.comma, cst.Comma) else None
-    if comma is not None and isinstance(comma.whitespace_after, cst.ParenthesizedWhitespace):
-        # One argument per line with a trailing comma: the new one goes on its own line.
-        closing = comma.whitespace_after
-        indent = inner.last_line if isinstance(inner, cst.ParenthesizedWhitespace) else closing.last_line
-        args[-1] = last.with_changes(comma=comma.with_changes(whitespace_after=closing.with_changes(last_line=indent)))
-        new = new.with_changes(comma=cst.Comma(whitespace_after=_fresh(closing)))
-    elif comma is None and isinstance(last.whitespace_after_arg, cst.ParenthesizedWhitespace):
-        # One argument per line, no trailing comma: `x\n)` becomes `x,\n    axis=-1\n)`.
-        closing = last.whitespace_after_arg
-        indent = inner.last_line if isinstance(inner, cst.ParenthesizedWhitespace) else closing.last_line
-        args[-1] = last.with_changes(comma=cst.Comma(whitespace_after=closing.with_changes(last_line=indent)),
-                                     whitespace_after_arg=cst.SimpleWhitespace(""))
-        new = new.with_changes(whitespace_after_arg=_fresh(closing))
-    elif comma is not None:
-        # `f(x, )` or `f(x,)`: keep the trailing comma after the new argument.
-        args[-1] = last.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
-        new = new.with_changes(comma=comma)
-    return call.with_changes(args=[*args, new])
-
-
-def _fresh(whitespace: cst.ParenthesizedWhitespace) -> cst.ParenthesizedWhitespace:
-    """A line break to the same indentation, without the comment the original may carry."""
-    return cst.ParenthesizedWhitespace(first_line=cst.TrailingWhitespace(), empty_lines=[],
-                                       indent=whitespace.indent, last_line=whitespace.last_line)
 
 
 _KERAS_BASES = frozenset({"Loss", "LossFunctionWrapper", "Reduction"})
@@ -570,9 +327,9 @@ def _plan_loss_object(finding: Finding, origin: Origin, project: Project) -> Pla
     if other is not None:
         return Plan(finding, module, "unsafe",
                     f"built `{spelled}` with `reduction={quote}none{quote}` (unsafe: {other})",
-                    constructor, lambda updated: _insert_arg(updated, new, None))
+                    constructor, lambda updated: insert_arg(updated, new, None))
     return Plan(finding, module, "safe", f"built `{spelled}` with `reduction={quote}none{quote}`",
-                constructor, lambda updated: _insert_arg(updated, new, None))
+                constructor, lambda updated: insert_arg(updated, new, None))
 
 
 def _quote(module: ModuleInfo) -> str:
@@ -698,7 +455,7 @@ def fix_paths(paths: Sequence[str], settings: Settings = Settings(), *, unsafe: 
             changed = verify.apply_round(list(by_module.values()), sources, contents, run)
         else:
             for module_plans in by_module.values():
-                changed |= _apply(module_plans, contents, run)
+                changed |= apply_plans(module_plans, contents, run)
         if not changed:
             break
     else:
@@ -738,7 +495,7 @@ def _round(sources: list[SourceFile], errors, contents: dict[Path, bytes], setti
         findings.append(finding)
         origins.setdefault(finding, origin)
         targets.setdefault(finding, target)
-    evaluator = _RecordingEvaluator(project, keeps_batch=settings.keeps_batch)
+    evaluator = RecordingEvaluator(project, keeps_batch=settings.keeps_batch)
     _analyse(project, settings, evaluator)
     report.findings = select_findings(findings, project, settings, on_disk)
     plans = plan_findings(report.findings, origins, project, evaluator)
@@ -747,7 +504,7 @@ def _round(sources: list[SourceFile], errors, contents: dict[Path, bytes], setti
     return report, plans
 
 
-def _apply(plans: list[Plan], contents: dict[Path, bytes], run: FixRun) -> bool:
+def apply_plans(plans: list[Plan], contents: dict[Path, bytes], run: FixRun) -> bool:
     """Apply one module's fixes; True when its source changed."""
     module = plans[0].module
     suppressions = Suppressions.from_source(module.source)
@@ -831,7 +588,7 @@ def _notebook_contents(module: ModuleInfo, replaced: dict[int, tuple[cst.CSTNode
     splices the cells' `source` values into the JSON text); or why it cannot be."""
     from losslint.notebook import NotebookError, SourceEdit, rewrite_cells
 
-    parents = _parents(module)
+    parents = parents_of(module)
     edits = []
     for key, (old, new) in replaced.items():
         ancestor = parents.get(key)

@@ -1,6 +1,6 @@
 """Fixes for LL104 (all unsafe): `tf.nn.l2_loss` and reductions of flattened tensors.
 
-    plan_scalar(finding, origin, project, evaluator, reported) -> fix.Plan
+    plan_scalar(finding, origin, project, evaluator, reported) -> fix_edits.Plan
 
 `tf.nn.l2_loss(x)` becomes a per-sample half sum of squares; a group of flattens and the
 sums/means of the flattened values (the global Dice) becomes per sample, all together or not
@@ -16,19 +16,17 @@ import libcst as cst
 
 from losslint import catalogue
 from losslint.evaluate import Kind, Origin
-# The fixer's shared pieces: plans, the recording evaluator, the parent map and the edits of
-# one call's arguments.
-from losslint.fix import (
+from losslint.fix_edits import (
     Plan,
-    _RecordingEvaluator,
-    _axis_edit,
-    _code,
-    _is_constant,
-    _is_none,
-    _nonlinear_context,
-    _parents,
-    _replace_arg_value,
+    axis_edit,
+    is_constant,
+    is_none,
+    nonlinear_context,
+    parents_of,
+    replace_arg_value,
+    short_code,
 )
+from losslint.fix_recording import RecordingEvaluator
 from losslint.ftypes import Finding
 from losslint.project import AssignBinding, ModuleInfo, Project
 
@@ -38,7 +36,7 @@ def _qualified(project: Project, node: cst.BaseExpression, scope) -> str:
     return catalogue.canonical(getattr(resolved, "qualified", "") or "")
 
 
-def plan_scalar(finding: Finding, origin: Origin, project: Project, evaluator: _RecordingEvaluator,
+def plan_scalar(finding: Finding, origin: Origin, project: Project, evaluator: RecordingEvaluator,
                 reported: frozenset[int]) -> Plan:
     module, node = origin.module, origin.node
     if not isinstance(node, cst.Call):
@@ -57,7 +55,7 @@ _LOOSE_PARENTS = (cst.Arg, cst.Return, cst.Assign, cst.AnnAssign, cst.AugAssign,
                   cst.Lambda, cst.IfExp, cst.Comparison, cst.ComparisonTarget, cst.BooleanOperation)
 
 
-def _plan_l2_loss(finding: Finding, origin: Origin, project: Project, evaluator: _RecordingEvaluator,
+def _plan_l2_loss(finding: Finding, origin: Origin, project: Project, evaluator: RecordingEvaluator,
                   scope) -> Plan:
     """`tf.nn.l2_loss(x)` -> `0.5 * tf.reduce_sum(tf.square(x), axis=...)`: the half sum of
     squares of each sample. `axis=-1` when `x` is known to be (batch, n), else
@@ -85,7 +83,7 @@ def _plan_l2_loss(finding: Finding, origin: Origin, project: Project, evaluator:
     tf = module.tree.code_for_node(func.value.value)
     axis = "-1" if positional[0].rank == 2 else f"{tf}.range(1, {tf}.rank(__x__))"
     template = cst.parse_expression(f"0.5 * {tf}.reduce_sum({tf}.square(__x__), axis={axis})")
-    parent = _parents(module).get(id(call))
+    parent = parents_of(module).get(id(call))
     loose = isinstance(parent, _LOOSE_PARENTS) or (
         isinstance(parent, cst.UnaryOperation) and isinstance(parent.operator, (cst.Minus, cst.Plus))) or (
         isinstance(parent, cst.BinaryOperation) and (
@@ -120,7 +118,7 @@ _FLATTEN_FAMILIES = frozenset({"sum", "mean"})
 _ARITHMETIC = (cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.Power)
 
 
-def _plan_flatten(finding: Finding, origin: Origin, project: Project, evaluator: _RecordingEvaluator,
+def _plan_flatten(finding: Finding, origin: Origin, project: Project, evaluator: RecordingEvaluator,
                   reported: frozenset[int]) -> Plan:
     """A reduction of flattened values (`K.flatten`, `tf.reshape(x, [-1])`, `ops.ravel`): every
     flatten becomes a per-sample one (`K.batch_flatten(x)`, `tf.reshape(x, [tf.shape(x)[0], -1])`,
@@ -136,7 +134,7 @@ def _plan_flatten(finding: Finding, origin: Origin, project: Project, evaluator:
     reductions, flattens, described, together = group
     edits = [*((node, edit) for node, edit in flattens), *((node, edit) for node, _, edit in reductions)]
     families = {reduction.family for _, reduction, _ in reductions}
-    outer = next((context for context in (_nonlinear_context(node, origin) for node, _, _ in reductions)
+    outer = next((context for context in (nonlinear_context(node, origin) for node, _, _ in reductions)
                   if context is not None), None)
     function = origin.function
     helper = function.qualname != finding.function
@@ -160,13 +158,13 @@ def _plan_flatten(finding: Finding, origin: Origin, project: Project, evaluator:
                 group=frozenset(id(node) for node, _, _ in reductions))
 
 
-def _flatten_group(origin: Origin, project: Project, evaluator: _RecordingEvaluator, reported: frozenset[int]):
+def _flatten_group(origin: Origin, project: Project, evaluator: RecordingEvaluator, reported: frozenset[int]):
     """(reductions [(node, Reduction, edit)], flattens [(node, edit)], descriptions, how many
     reductions of flattened values the function has), or why not."""
     module, function = origin.module, origin.function
     if function is None:
         return "the reduction is not in a function"
-    parents = _parents(module)
+    parents = parents_of(module)
     calls = _calls_in(function.node)
     flat_reductions = {id(call): call for call in calls
                        if any(t.kind is Kind.FLAT for _, t in evaluator.inputs.get(id(call), []))}
@@ -192,13 +190,13 @@ def _flatten_group(origin: Origin, project: Project, evaluator: _RecordingEvalua
     for call in members.values():
         reduction = evaluator.inputs[id(call)][0][0]
         if id(call) not in reported:
-            return (f"another reduction of the same flattened values (`{_code(call)}`) is not reported "
+            return (f"another reduction of the same flattened values (`{short_code(call)}`) is not reported "
                     "(suppressed or not selected), and the flattens are shared")
         if reduction.family not in _FLATTEN_FAMILIES:
             return f"a `{reduction.family}` of the flattened values is not rewritten"
         edit = _flat_axis_edit(call, reduction)
         if edit is None:
-            return f"`{_code(call)}` passes `axis`, `keepdims`, `*args` or `**kwargs` in a form not rewritten"
+            return f"`{short_code(call)}` passes `axis`, `keepdims`, `*args` or `**kwargs` in a form not rewritten"
         reductions.append((call, reduction, edit))
     if any(value.batchy for value in evaluator.returns.get(id(function.node), [])) \
             or id(function.node) not in evaluator.returns:
@@ -210,7 +208,7 @@ def _flatten_group(origin: Origin, project: Project, evaluator: _RecordingEvalua
     built, described = [], []
     for flat in sorted(flattens.values(), key=lambda flat: module.span(flat.node, function)[:2]):
         if not flow.reaches_only_targets(flat.node):
-            return (f"the flattened `{_code(flat.node)}` is used elsewhere than in the reductions "
+            return (f"the flattened `{short_code(flat.node)}` is used elsewhere than in the reductions "
                     "(or through calls that are not element-wise)")
         edit = _batch_flatten_edit(flat.node, _qualified(project, flat.node.func, scope), module)
         if isinstance(edit, str):
@@ -250,13 +248,13 @@ def _flat_axis_edit(call: cst.Call, reduction: catalogue.Reduction):
     slot = positional[reduction.axis_position] if len(positional) > reduction.axis_position else (
         axis[0] if len(axis) == 1 else None)
     if slot is None and not axis:
-        return _axis_edit(call, reduction)
+        return axis_edit(call, reduction)
     if slot is None:
         return None
     value = slot.value
-    if _is_none(value) or (isinstance(value, cst.Integer) and value.value == "0"):
+    if is_none(value) or (isinstance(value, cst.Integer) and value.value == "0"):
         index = call.args.index(slot)
-        return lambda updated: _replace_arg_value(updated, index)
+        return lambda updated: replace_arg_value(updated, index)
     if isinstance(value, cst.UnaryOperation) and isinstance(value.operator, cst.Minus) \
             and isinstance(value.expression, cst.Integer) and value.expression.value == "1":
         return lambda updated: updated
@@ -330,7 +328,7 @@ class _Flow:
         if isinstance(node, cst.Name) and node.value in self.flat_names:
             return True
         if isinstance(node, (cst.Name, cst.Attribute)):
-            return _is_constant(node, self.tensors, self.assigned)
+            return is_constant(node, self.tensors, self.assigned)
         if isinstance(node, cst.UnaryOperation):
             return self.operand(node.expression)
         if isinstance(node, cst.BinaryOperation):
@@ -391,14 +389,14 @@ def _batch_flatten_edit(call: cst.Call, qualified: str, module: ModuleInfo):
     own module name; or why not."""
     func = call.func
     if not isinstance(func, cst.Attribute) or any(a.star for a in call.args):
-        return f"`{_code(call)}` is not called as `<module>.{_code(func)}(...)` with plain arguments"
+        return f"`{short_code(call)}` is not called as `<module>.{short_code(func)}(...)` with plain arguments"
     receiver = module.tree.code_for_node(func.value)
     positional = [a for a in call.args if a.keyword is None]
     if qualified == "keras.backend.flatten" and len(call.args) == 1:
         return (lambda updated: updated.with_changes(func=updated.func.with_changes(attr=cst.Name("batch_flatten"))),
                 f"`{receiver}.flatten` -> `{receiver}.batch_flatten`")
     if not positional or not _duplicable(positional[0].value):
-        return f"the flattened value in `{_code(call)}` is not a plain name (the fix would write it twice)"
+        return f"the flattened value in `{short_code(call)}` is not a plain name (the fix would write it twice)"
     x = module.tree.code_for_node(positional[0].value)
     if qualified == "keras.ops.ravel" and len(call.args) == 1:
         new = cst.parse_expression(f"{receiver}.reshape({x}, ({receiver}.shape({x})[0], -1))")
@@ -409,11 +407,11 @@ def _batch_flatten_edit(call: cst.Call, qualified: str, module: ModuleInfo):
             (a for a in call.args if a.keyword is not None and a.keyword.value in ("shape", "newshape")), None)
         if shape is None or len(call.args) > 2 + sum(1 for a in call.args if a.keyword is not None
                                                      and a.keyword.value == "name"):
-            return f"`{_code(call)}` is not a plain `reshape(x, [-1])`"
+            return f"`{short_code(call)}` is not a plain `reshape(x, [-1])`"
         if qualified == "keras.backend.reshape":
             new = cst.parse_expression(f"{receiver}.batch_flatten({x})")
             return (lambda updated: new.with_changes(lpar=updated.lpar, rpar=updated.rpar),
-                    f"`{receiver}.reshape(x, {_code(shape.value)})` -> `{receiver}.batch_flatten(x)`")
+                    f"`{receiver}.reshape(x, {short_code(shape.value)})` -> `{receiver}.batch_flatten(x)`")
         index = call.args.index(shape)
         if isinstance(shape.value, cst.Tuple):
             value = cst.parse_expression(f"({receiver}.shape({x})[0], -1)")
@@ -425,9 +423,9 @@ def _batch_flatten_edit(call: cst.Call, qualified: str, module: ModuleInfo):
             args[index] = args[index].with_changes(value=value)
             return updated.with_changes(args=args)
 
-        shown = _code(value).replace(x, "x")
-        return edit, f"`{receiver}.reshape(x, {_code(shape.value)})` -> `{receiver}.reshape(x, {shown})`"
-    return f"no per-sample spelling of `{_code(call)}` is known"
+        shown = short_code(value).replace(x, "x")
+        return edit, f"`{receiver}.reshape(x, {short_code(shape.value)})` -> `{receiver}.reshape(x, {shown})`"
+    return f"no per-sample spelling of `{short_code(call)}` is known"
 
 
 def _duplicable(node: cst.BaseExpression) -> bool:

@@ -14,7 +14,7 @@ from pathlib import Path
 import libcst as cst
 import pytest
 
-from losslint import fix
+from losslint import fix, fix_edits
 from losslint.cli import main
 from losslint.ftypes import Settings
 from losslint.probe import ProbeOptions
@@ -158,7 +158,7 @@ def test_a_bad_edit_is_caught_before_it_is_written(tmp_path, pool, monkeypatch):
             return tf.reduce_mean(tf.abs(y_true - y_pred))
     """)
     before = path.read_bytes()
-    monkeypatch.setattr(fix, "_minus_one", lambda: cst.Integer("0"))
+    monkeypatch.setattr(fix_edits, "minus_one", lambda: cst.Integer("0"))
     run, _ = fixed(path, pool)
     assert path.read_bytes() == before
     assert not run.applied and not run.fixed

@@ -117,7 +117,7 @@ class FixVerifier:
             for group in groups:
                 live = [plan for plan in group if id(plan) not in blocked]
                 if live:
-                    fix._apply(live, staged, scratch)
+                    fix.apply_plans(live, staged, scratch)
             applied = {id(a.finding) for a in scratch.applied}
             made = [plan for plan in plans if id(plan) not in blocked and id(plan.finding) in applied]
             if not made:
