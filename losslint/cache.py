@@ -39,10 +39,11 @@ from losslint.ftypes import Finding, LossFinding, LossRecord, Place, Severity
 
 # 2: findings carry `scope` and `losses`; a group's result holds its loss records too.
 # 3: no "facts" section: a group's findings depend on its own files only.
-FORMAT = 3
+# 4: "reads": what a group's analysis read, to reuse its result after edits it did not read.
+FORMAT = 4
 DEFAULT_DIR = ".losslint_cache"
 ENV_VAR = "LOSSLINT_CACHE_DIR"
-_SECTIONS = ("skipped", "quiet", "components", "findings")
+_SECTIONS = ("skipped", "quiet", "components", "findings", "reads")
 # Entries kept from earlier runs besides the ones this run used (several trees may share a
 # cache folder); beyond this the unused ones go.
 _MAX_ENTRIES = 20_000

@@ -76,3 +76,17 @@ def may_hold_loss(data: bytes, path: Path) -> bool:
     if path.suffix == ".ipynb":
         return True
     return _contains_any(data, _ENTRY_LITERALS) and _ENTRY.search(data) is not None
+
+
+def text_matches(query: tuple[str, str], data: bytes) -> bool:
+    """Does a file's text answer yes to a question resolution asks of pending modules: may it
+    call `name(`, assign `.attr =`, define `def name`? A superset of what parsing would show."""
+    kind, name = query
+    word = name.encode()
+    if word not in data:
+        return False
+    if kind == "calling":
+        return re.search(rb"\b" + re.escape(word) + rb"\s*(?:\\\s*)*\(", data) is not None
+    if kind == "assigning":
+        return re.search(rb"\." + re.escape(word) + rb"\s*=[^=]", data) is not None
+    return re.search(rb"\bdef\s+" + re.escape(word) + rb"\b", data) is not None

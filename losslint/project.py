@@ -18,7 +18,6 @@ import ast
 import bisect
 import dataclasses
 import fnmatch
-import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from pathlib import Path
 import libcst as cst
 
 from losslint import catalogue
+from losslint.prefilter import text_matches
 
 # Top-level packages that are never the scanned project: an import of one of these is only
 # matched against a scanned module of exactly that name.
@@ -724,7 +724,6 @@ class PendingModule:
     is_package: bool
     data: bytes
     slot: int
-    defined: set[str] | None = None  # `_definitions_in`
 
 
 class Project:
@@ -752,6 +751,7 @@ class Project:
         self._registered = 0  # modules added or registered so far: the next one's slot
         self._load = load
         self.late_findings: list = []
+        self.text_queries: set[tuple[str, str]] = set()  # asked of pending modules: `_parse_matching`
 
     def add(self, module: ModuleInfo) -> bool:
         """Index a module; False (and nothing added) when it is nested beyond the recursion limit."""
@@ -800,24 +800,27 @@ class Project:
     def parse_calling(self, name: str) -> None:
         """Parse the pending modules that may call a function `name` (`name(` in the text),
         before looking for its calls everywhere (`ModuleInfo.calls_by_name`)."""
-        pattern = re.compile(rb"\b" + re.escape(name.encode()) + rb"\s*(?:\\\s*)*\(")
-        for pending in [p for p in self._pending.values() if name.encode() in p.data and pattern.search(p.data)]:
-            self._parsed(pending)
+        self._parse_matching(("calling", name))
 
     def parse_assigning(self, attr: str) -> None:
         """Parse the pending modules that may assign an attribute `attr` (`.attr =`)."""
-        pattern = re.compile(rb"\." + re.escape(attr.encode()) + rb"\s*=[^=]")
-        for pending in [p for p in self._pending.values() if attr.encode() in p.data and pattern.search(p.data)]:
-            self._parsed(pending)
+        self._parse_matching(("assigning", attr))
 
     def parse_defining(self, name: str) -> None:
         """Parse the pending modules that may define a function `name` (`def name`)."""
-        for pending in [p for p in self._pending.values() if name in _definitions_in(p)]:
+        self._parse_matching(("defining", name))
+
+    def _parse_matching(self, query: tuple[str, str]) -> None:
+        # Every question asked of the pending modules' text is kept (`text_queries`): the
+        # answers, with the parsed files' contents, are all the analysis read of the group, so
+        # a later edit that changes neither leaves its result as it was (losslint/incremental.py).
+        self.text_queries.add(query)
+        for pending in [p for p in self._pending.values() if text_matches(query, p.data)]:
             self._parsed(pending)
 
-    def pending_definitions(self) -> set[str]:
-        """The names of the functions the pending modules define (a superset, from the text)."""
-        return {name for pending in self._pending.values() for name in _definitions_in(pending)}
+    def pending_displays(self) -> list[str]:
+        """The files still registered and never parsed: the analysis read none of their code."""
+        return [pending.display for pending in self._pending.values()]
 
     def release(self) -> None:
         """Break the index's reference cycles (a scope and its bindings, a module and its
@@ -1017,16 +1020,6 @@ class Project:
     def qualified_name(self, expr: cst.BaseExpression, scope: Scope) -> str | None:
         resolved = self.resolve(expr, scope)
         return resolved.qualified if isinstance(resolved, External) else None
-
-
-_DEF = re.compile(rb"\bdef\s+(\w+)")
-
-
-def _definitions_in(pending: PendingModule) -> set[str]:
-    """The names after `def` in a pending module's text (a superset of its functions)."""
-    if pending.defined is None:
-        pending.defined = {name.decode("utf-8", "replace") for name in _DEF.findall(pending.data)}
-    return pending.defined
 
 
 def _duck_import(qualified: str) -> str | None:

@@ -61,7 +61,11 @@ class WorkerState:
         kept = select_findings(findings, project, self.settings, on_disk)
         records = inventory.records(analysis, kept)
         result = {"findings": [cachelib.finding_to_json(f) for f in kept],
-                  "losses": [cachelib.loss_to_json(r) for r in records]}
+                  "losses": [cachelib.loss_to_json(r) for r in records],
+                  # what the analysis read of the group: the files never parsed, and the
+                  # questions asked of their text (losslint/incremental.py, `_still_valid`)
+                  "unread": sorted(project.pending_displays()),
+                  "queries": sorted([kind, name] for kind, name in project.text_queries)}
         project.release()
         return result
 

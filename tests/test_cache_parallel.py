@@ -515,3 +515,39 @@ def test_the_largest_groups_are_handed_out_first_in_chunks(tmp_path):
     chunks = incremental._group_chunks(list(sizes), groups, kept)
     assert [[gid for gid, _ in chunk] for chunk in chunks] == [[1], [3, 0, 2]]
     assert [len(members) for chunk in chunks for _, members in chunk] == [50, 20, 3, 1]
+
+
+def test_an_edit_the_analysis_did_not_read_keeps_the_groups_result(tmp_path, monkeypatch):
+    # run.py has no loss entry word: registered, never parsed. The finder asks whether any
+    # file may call `fit(` (the trainer compiles its parameter); run.py's text says no.
+    write(tmp_path, {
+        "trainer.py": "import tensorflow as tf\n\ndef fit(model, loss_fn):\n"
+                      "    model.compile(optimizer='adam', loss=loss_fn)\n",
+        "metrics_lib.py": "import tensorflow as tf\n\ndef rms_loss(y_true, y_pred):\n"
+                          "    return tf.sqrt(tf.reduce_mean(tf.square(y_true - y_pred)))\n",
+        "run.py": "import tensorflow as tf\nfrom trainer import fit\nfrom metrics_lib import rms_loss\n\n"
+                  "def main(model):\n    return model\n",
+    })
+    cache = str(tmp_path / "cache")
+    cold = api.check_paths([str(tmp_path)], Settings(), cache_dir=cache, jobs=1)
+    assert [f.function for f in cold.findings] == ["rms_loss"] and "signature" in cold.findings[0].message
+    loads = CountingLoads(monkeypatch)
+    # A comment: nothing the analysis read changed, so nothing is parsed and nothing changes.
+    (tmp_path / "run.py").write_text("# entry point\n" + (tmp_path / "run.py").read_text())
+    assert summary(api.check_paths([str(tmp_path)], Settings(), cache_dir=cache, jobs=1)) == summary(cold)
+    assert loads.parsed == []
+    # Now run.py calls `fit(`: the answer to a question the analysis asked changed, so the group
+    # is analysed again, and rms_loss is compiled, no longer inferred.
+    (tmp_path / "run.py").write_text("import tensorflow as tf\nfrom trainer import fit\n"
+                                     "from metrics_lib import rms_loss\n\n"
+                                     "def main(model):\n    fit(model, rms_loss)\n")
+    edited = api.check_paths([str(tmp_path)], Settings(), cache_dir=cache, jobs=1)
+    assert "run.py" in {Path(p).name for p in loads.parsed}
+    assert [f.function for f in edited.findings] == ["rms_loss"] and "signature" not in edited.findings[0].message
+    assert summary(edited) == summary(api.scan_paths([str(tmp_path)], Settings()).report)
+    # An edit of a file it parsed is analysed again too.
+    loads.parsed.clear()
+    (tmp_path / "metrics_lib.py").write_text((tmp_path / "metrics_lib.py").read_text() + "# tuned\n")
+    again = api.check_paths([str(tmp_path)], Settings(), cache_dir=cache, jobs=1)
+    assert "metrics_lib.py" in {Path(p).name for p in loads.parsed}
+    assert summary(again) == summary(api.scan_paths([str(tmp_path)], Settings()).report)
