@@ -655,7 +655,7 @@ class Evaluator:
     def name(self, node: cst.Name, frame: Frame) -> Value:
         if node.value in frame.env:
             value = frame.env[node.value]
-            if value is CONST and node.value in catalogue.INJECTED_MODULES:
+            if value == CONST and node.value in catalogue.INJECTED_MODULES:
                 # `backend = kwargs["backend"]`: a backend handed over at run time
                 return Value(Kind.CONST, obj=External(catalogue.INJECTED_MODULES[node.value], assumed=node.value))
             return value
@@ -1132,7 +1132,8 @@ class Evaluator:
         if qualified in catalogue.DIAGONALS and positional and positional[0].kind is Kind.BATCH:
             axes = [positional[i] if len(positional) > i else keywords.get(name, const(default))
                     for i, name, default in ((2, "axis1", 0), (3, "axis2", 1))]
-            if any(axis.literal == 0 for axis in axes):
+            literals = [axis.literal for axis in axes]
+            if all(isinstance(a, int) and not isinstance(a, bool) for a in literals) and 0 in literals:
                 return self._collapse("LL102", node, frame, spelled, _message(
                     f"`{spelled}` takes the diagonal of axes {axes[0].literal} and {axes[1].literal}, and "
                     "axis 0 is the batch axis: the result pairs sample i with row i of the next axis "
