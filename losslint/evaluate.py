@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import enum
 import fnmatch
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -694,6 +695,10 @@ class Evaluator:
             return CONST
         if frame is not None and frame.running and binding.scope is frame.function.scope:
             return CONST  # a local read before assignment on this path
+        return self._memoised(binding, lambda: self._assigned_value(binding))
+
+    def _memoised(self, binding: Binding, compute: Callable[[], Value]) -> Value:
+        """`compute()` once per binding; CONST while it is being computed (a cycle)."""
         key = id(binding)
         if key in self._binding_memo:
             return self._binding_memo[key]
@@ -701,60 +706,55 @@ class Evaluator:
             return CONST
         self._binding_stack.add(key)
         try:
-            names = [name for name, bs in binding.scope.bindings.items() if binding in bs]
-            bindings = binding.scope.bindings.get(names[0], [binding]) if names else [binding]
-            values = []
-            for each in bindings:
-                if isinstance(each, AssignBinding):
-                    owner = self._scope_function(each.scope)
-                    outer = Frame(owner, {}, depth=_MAX_DEPTH) if owner else None
-                    values.append(self._const_expr(each.value, each.scope, outer))
-            result = join(values)
+            result = compute()
         finally:
             self._binding_stack.discard(key)
         self._binding_memo[key] = result
         return result
 
+    def _assigned_value(self, binding: AssignBinding) -> Value:
+        """The join of every value assigned to the binding's name in its scope."""
+        names = [name for name, bs in binding.scope.bindings.items() if binding in bs]
+        bindings = binding.scope.bindings.get(names[0], [binding]) if names else [binding]
+        values = []
+        for each in bindings:
+            if isinstance(each, AssignBinding):
+                owner = self._scope_function(each.scope)
+                outer = Frame(owner, {}, depth=_MAX_DEPTH) if owner else None
+                values.append(self._const_expr(each.value, each.scope, outer))
+        return join(values)
+
     def _constructor_argument(self, binding: ParamBinding) -> Value:
         """What the scanned `Class(...)` calls pass for a parameter of `__init__`, with its
         default, when those are objects: a loss object or function handed to a combining loss
         (`MultiObjectiveLoss(quantile_loss_fn=QuantileLoss(...))`). CONST otherwise."""
-        key = id(binding)
-        if key in self._binding_memo:
-            return self._binding_memo[key]
-        if key in self._binding_stack:
-            return CONST
-        self._binding_stack.add(key)
-        try:
-            init, cls = binding.function, binding.function.cls
-            params = init.positional_params()
-            names = [p.name.value for p in params]
-            index = names.index(binding.name) - 1 if binding.name in names else None  # without self
-            param = next((p for p in [*params, *init.node.params.kwonly_params] if p.name.value == binding.name), None)
-            values = []
-            if param is not None and param.default is not None:
-                values.append(self._const_expr(param.default, init.scope.parent or init.scope, None))
-            self.project.parse_calling(cls.name)
-            for module in list(self.project.modules):
-                for site in module.calls_by_name.get(cls.name, ()):
-                    if self.project.resolve(site.call.func, site.scope) is not cls:
-                        continue
-                    argument = next((a.value for a in site.call.args
-                                     if a.keyword is not None and a.keyword.value == binding.name), None)
-                    positional = [a.value for a in site.call.args if a.keyword is None and not a.star]
-                    if argument is None and index is not None and 0 <= index < len(positional):
-                        argument = positional[index]
-                    if argument is not None:
-                        values.append(self._const_expr(argument, site.scope, None))
-            result = join(values) if values else CONST
-            if result.kind is not Kind.OBJECT:
-                # only the objects it is handed (losses, functions): a constant such as `axis`
-                # may be a flag the class tests first (`if self.axis == "no_reduction"`)
-                result = CONST
-        finally:
-            self._binding_stack.discard(key)
-        self._binding_memo[key] = result
-        return result
+        return self._memoised(binding, lambda: self._passed_objects(binding))
+
+    def _passed_objects(self, binding: ParamBinding) -> Value:
+        init, cls = binding.function, binding.function.cls
+        params = init.positional_params()
+        names = [p.name.value for p in params]
+        index = names.index(binding.name) - 1 if binding.name in names else None  # without self
+        param = next((p for p in [*params, *init.node.params.kwonly_params] if p.name.value == binding.name), None)
+        values = []
+        if param is not None and param.default is not None:
+            values.append(self._const_expr(param.default, init.scope.parent or init.scope, None))
+        self.project.parse_calling(cls.name)
+        for module in list(self.project.modules):
+            for site in module.calls_by_name.get(cls.name, ()):
+                if self.project.resolve(site.call.func, site.scope) is not cls:
+                    continue
+                argument = next((a.value for a in site.call.args
+                                 if a.keyword is not None and a.keyword.value == binding.name), None)
+                positional = [a.value for a in site.call.args if a.keyword is None and not a.star]
+                if argument is None and index is not None and 0 <= index < len(positional):
+                    argument = positional[index]
+                if argument is not None:
+                    values.append(self._const_expr(argument, site.scope, None))
+        result = join(values) if values else CONST
+        # only the objects it is handed (losses, functions): a constant such as `axis` may
+        # be a flag the class tests first (`if self.axis == "no_reduction"`)
+        return result if result.kind is Kind.OBJECT else CONST
 
     def _const_expr(self, node: cst.BaseExpression, scope: Scope, frame: Frame | None) -> Value:
         """Evaluate an expression outside any loss call (a default, a global, a closure var)."""
