@@ -1,6 +1,6 @@
 """`losslint check --fix / --diff / --unsafe-fixes` (losslint/fix.py).
 
-fixtures_fix/NAME.in.py is fixed in a temporary folder and compared byte for byte with
+fixtures/fixes/NAME.in.py is fixed in a temporary folder and compared byte for byte with
 NAME.out.py (mean_family and loss_objects with safe fixes only, sum_unsafe with
 --unsafe-fixes). A TensorFlow run checks that a safe fix keeps the loss's value on average.
 """
@@ -19,7 +19,7 @@ from losslint.cli import main
 from tests.tf_compare import compare
 
 REPO = Path(__file__).resolve().parents[1]
-FIXTURES = REPO / "fixtures_fix"
+FIXTURES = REPO / "fixtures" / "fixes"
 PAIRS = {"mean_family": [], "loss_objects": [], "sum_unsafe": ["--unsafe-fixes"]}
 
 
@@ -192,7 +192,7 @@ def test_remaining_findings_are_exactly_what_check_reports(tmp_path):
     from losslint.ftypes import Settings
 
     copy = tmp_path / "fixtures"
-    shutil.copytree(REPO / "fixtures", copy)
+    shutil.copytree(REPO / "fixtures", copy, ignore=shutil.ignore_patterns("fixes"))  # the corpus only
     run = fix.fix_paths([str(copy)], Settings(), write=False)
     key = lambda f: (f.path, f.line, f.column, f.code, f.message)  # noqa: E731
     original = sorted(map(key, api.scan_paths([str(copy)], Settings()).report.findings))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures_fix"
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "fixes"
 FILES = 12
 
 KILL_AT_REPLACE = """

@@ -1,6 +1,6 @@
 """The unsafe LL104 fixes of losslint/fix.py: `tf.nn.l2_loss` and reductions of flattened tensors.
 
-fixtures_fix/{l2_loss,flatten}_unsafe.in.py is fixed with --unsafe-fixes and compared byte for
+fixtures/fixes/{l2_loss,flatten}_unsafe.in.py is fixed with --unsafe-fixes and compared byte for
 byte with the .out.py beside it; a second run changes nothing. A TensorFlow run (in a
 subprocess, eager and traced with an unknown batch size) checks that each fixed loss returns
 one value per sample, and that those values are what numpy computes per sample by hand.
@@ -18,7 +18,7 @@ from losslint.cli import main
 from tests.tf_compare import compare
 
 REPO = Path(__file__).resolve().parents[1]
-FIXTURES = REPO / "fixtures_fix"
+FIXTURES = REPO / "fixtures" / "fixes"
 PAIRS = ("l2_loss_unsafe", "flatten_unsafe")
 
 

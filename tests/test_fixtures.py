@@ -6,7 +6,9 @@ notebooks the comment sits in the code cell's source and lines count from the ce
 
 The engine runs once over the whole fixtures/ directory (cross-file losses need every module),
 then each fixture file is compared on its own so a failure names the file and shows the source
-of every missing or unexpected line.
+of every missing or unexpected line. fixtures/fixes/ is not part of this corpus: it holds the
+fixer's before/after pairs (`NAME.in.py`, `NAME.out.py`), which tests/test_fix*.py compare byte
+for byte.
 """
 
 from __future__ import annotations
@@ -36,11 +38,15 @@ EXPECT_RE = re.compile(r"#\s*expect:\s*(LL\d{3}(?:\s*,\s*LL\d{3})*)")
 Key = tuple[str, "int | None", int, str]
 
 
+FIX_PAIRS = "fixes"  # fixtures/fixes/: the fixer's before/after pairs, not `# expect:` fixtures
+
+
 def _fixture_files() -> list[str]:
     found = [
         p.relative_to(FIXTURES).as_posix()
         for p in FIXTURES.rglob("*")
         if p.is_file() and p.suffix in (".py", ".ipynb") and ".ipynb_checkpoints" not in p.parts
+        and p.relative_to(FIXTURES).parts[0] != FIX_PAIRS
     ]
     return sorted(found)
 
@@ -147,7 +153,7 @@ def _diff(rel: str, expected: Counter, actual: Counter, details: dict[Key, list[
 
 @pytest.fixture(scope="module")
 def report():
-    return check_paths([str(FIXTURES)], Settings())
+    return check_paths([str(p) for p in sorted(FIXTURES.iterdir()) if p.name != FIX_PAIRS], Settings())
 
 
 @pytest.fixture(scope="module")

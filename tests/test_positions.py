@@ -11,7 +11,7 @@ import pytest
 from losslint.project import ModuleInfo, _positions, children, code_of
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = sorted(p for folder in ("fixtures", "demo", "fixtures_fix") for p in (ROOT / folder).rglob("*.py"))
+SOURCES = sorted(p for folder in ("fixtures", "demo") for p in (ROOT / folder).rglob("*.py"))
 
 
 def module_for(text: str) -> ModuleInfo:
