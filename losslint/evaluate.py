@@ -1418,7 +1418,10 @@ class Evaluator:
             return CONST
         grows = reduction.family in catalogue.SCALE_WITH_BATCH
         if tensor.kind is Kind.FLAT:
-            flat = next(iter(tensor.origins), None)
+            # the first flatten in the source (a set has no order of its own: the message must
+            # not depend on the run)
+            flat = min(tensor.origins, key=lambda o: (o.module.display, *o.module.span(o.node, o.function)[:2]),
+                       default=None)
             where = f" of `{flat.api}(...)`" if flat else ""
             return self._collapse("LL104", node, frame, spelled, _message(
                 f"`{spelled}`{where} reduces the batch with everything else, since the flatten "

@@ -234,3 +234,19 @@ def test_expressions_nested_thousands_deep_are_reported_not_fatal(tmp_path):
     assert ("generated.py", "LL901") in by_file
     assert ("good.py", "LL101") in by_file
     assert not any(name == "nested.py" for name, _ in by_file)
+
+
+def test_a_reduction_of_two_flattens_names_the_first_one_in_the_source():
+    # The flattens are a set inside the evaluator; the message must not depend on its order
+    # (found by the fuzz campaign: a recovered file and its repaired text disagreed).
+    source = (
+        "import tensorflow as tf\nfrom keras import ops\n\n"
+        "def flat_mse(y_true, y_pred):\n"
+        "    t = ops.reshape(y_true, [-1])\n"
+        "    p = tf.reshape(y_pred, (-1,))\n"
+        "    return tf.reduce_mean(tf.square(t - p))\n"
+    )
+    for _ in range(5):
+        (finding,) = check_source(source)
+        assert finding.code == "LL104"
+        assert finding.message.startswith("`tf.reduce_mean` of `ops.reshape(...)` reduces the batch")
