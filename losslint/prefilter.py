@@ -2,11 +2,11 @@
 
 Parsing with LibCST is the dominant cost of a scan (about 40 ms for a 500-line module on the
 machines we measured). A file can only hold a finding, or lead the finder to one, if it names
-TensorFlow or Keras, defines a `(y_true, y_pred)` function, compiles or loads a model, or
-reduces a tensor through an alias module (`tf.`, `K.`, `ops.`), defines a `__call__` (a
-library's loss object, `DiceLoss()(gt, pr)`) or assigns a loss attribute (`net.loss = dice`,
-which a class compiles later): every finding is reported at a
-call of one of those APIs, so a file that mentions none of them has no finding of its own.
+TensorFlow or Keras, defines a `(y_true, y_pred)` function, compiles or loads a model, reduces
+a tensor through an alias module (`tf.`, `K.`, `ops.`), defines a `__call__` (a library's loss
+object, `DiceLoss()(gt, pr)`) or assigns a loss attribute (`net.loss = dice`, which a class
+compiles later): every finding is reported at a call of one of those APIs, so a file that
+mentions none of them has no finding of its own.
 A skipped file that another file imports resolves to "unknown", which the evaluator treats as
 element-wise: exactly what analysing a module without reductions would conclude.
 
@@ -22,6 +22,10 @@ files that can reach each other (losslint/incremental.py) none of which contains
 words has no loss, so no finding but a file's own syntax errors: such groups are checked with
 Python's parser instead of LibCST's, about ten times cheaper. In the other groups, a file
 without such a word is parsed only if name resolution leads into it (`Project.add_pending`).
+
+`text_matches` answers, from the text alone, the questions resolution asks of such files (may
+it call `name(`, assign `.attr =`, define `def name`): the project parses the files that say
+yes, and the cache reuses a group's result when an edit leaves every answer as it was.
 """
 
 from __future__ import annotations
