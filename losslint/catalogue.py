@@ -346,11 +346,21 @@ METRIC_NAME_HINTS = frozenset({"coef", "coeff", "coefficient", "acc", "accuracy"
                                "fp", "fn", "positive", "positives", "negative", "negatives", "similarity"})
 # Words that name a metric only as the last word of a name (`true_neg`, not `neg_log_likelihood`).
 METRIC_HEAD_WORDS = METRIC_NAME_HINTS | {"neg", "pos"}
+# Trailing words that say a name is a function, not what it computes (`loss_fn`, `dice_func`,
+# `focal_impl`): the head word is the one before them.
+FUNCTION_SUFFIXES = frozenset({"fn", "fns", "func", "function", "fun", "fcn", "impl", "internal",
+                               "inner", "wrapper", "wrapped", "closure"})
 # Whole names that are metrics when nothing compiles them as a loss (`mae_batch` may be a loss).
 METRIC_NAMES = frozenset({"mae", "mape"})
 # A name with one of these words is a loss whatever else it says (`dice_coef_loss`).
 LOSS_NAME_WORDS = frozenset({"loss", "losses", "objective", "cost", "criterion", "crossentropy", "xent",
                              "nll", "hinge", "huber", "logcosh"})
+# Scoring rules of forecasting (`quantile_score`, `brier_score`): named "score", minimised as
+# losses. Still a metric's name outside a losses module, like any `score`.
+SCORING_RULES = frozenset({"quantile", "pinball", "brier", "crps", "interval"})
+# Words that make a variable a table of losses (`LOSSES`, `global_loss_list`, `loss_fns`):
+# what it holds may be handed to Keras by name, so a loss-shaped entry is a weak candidate.
+LOSS_REGISTRY_WORDS = frozenset({"loss", "losses"})
 # Modules whose (y_true, y_pred) functions are evaluation code, unless named like losses.
 METRIC_MODULE_NAMES = frozenset({"metrics", "metric", "evaluation", "evaluate", "eval", "stats",
                                  "statistics", "scores", "scoring"})

@@ -699,6 +699,8 @@ class Finder:
         for module in list(self.project.modules):
             for target, value, scope in module.item_assigns:
                 self._item_assign(target, value, scope, weak)
+            for value, scope in _loss_registry_literals(module):
+                weak += [(fn, "registry", None) for fn, _, _ in self.resolve(value, scope)]
 
         for cls in self.project.classes():
             if class_kind(self.project, cls) == "loss" and "call" in cls.methods:
@@ -838,7 +840,7 @@ class Finder:
                 return False  # `weighted_bce_loss(w)` returns its loss, whatever the inner name
             if head & catalogue.METRIC_HEAD_WORDS:
                 return True  # `TripletLossAccuracy(margin)` returns a metric
-        if _head_words(fn.name) & catalogue.METRIC_HEAD_WORDS:
+        if _head_words(fn.name) & catalogue.METRIC_HEAD_WORDS and not _names_a_scoring_rule(fn.name):
             return True  # the head noun says metric: `triplet_loss_accuracy`, `bce_dice_score`
         words = _words(fn.name).union(*map(_words, factories))
         if words & catalogue.LOSS_NAME_WORDS:
@@ -897,6 +899,11 @@ class Finder:
         if isinstance(base, cst.Call) and last_name(base.func) == "get_custom_objects":
             for fn, _, _ in self.resolve(value, scope):
                 weak.append((fn, "custom-objects", None))
+        elif isinstance(base, cst.Name) and _names_a_loss_registry(base.value):
+            # `global_loss_list["nll"] = nll`: a table of losses the project hands to
+            # `custom_objects` or looks up by name, maybe in a file not scanned
+            for fn, _, _ in self.resolve(value, scope):
+                weak.append((fn, "registry", None))
 
     def _site(self, site: CallSite, add, weak, strategy_targets: set[str]) -> None:
         call, scope = site.call, site.scope
@@ -1006,8 +1013,11 @@ def _words(name: str) -> set[str]:
 
 
 def _head_words(name: str) -> set[str]:
-    """The last word, which names what the thing is (`triplet_loss_accuracy` is an accuracy)."""
+    """The last word, which names what the thing is (`triplet_loss_accuracy` is an accuracy),
+    after words that only say it is a function (`loss_fn` is a loss, not false negatives)."""
     tokens = _tokens(name)
+    while len(tokens) > 1 and tokens[-1] in catalogue.FUNCTION_SUFFIXES:
+        tokens.pop()
     return _forms(tokens[-1]) if tokens else set()
 
 
@@ -1020,6 +1030,32 @@ def _tokens(name: str) -> list[str]:
 
 def _forms(word: str) -> set[str]:
     return {w for w in (word, re.sub(r"\d+", "", word)) if w}
+
+
+def _names_a_scoring_rule(name: str) -> bool:
+    """`quantile_score`, `brier_score`: a forecaster's scoring rule, lower is better, a loss
+    although its head word is "score"."""
+    tokens = _tokens(name)
+    return len(tokens) >= 2 and tokens[-1] == "score" and tokens[-2] in catalogue.SCORING_RULES
+
+
+def _names_a_loss_registry(name: str) -> bool:
+    """`LOSSES`, `global_loss_list`, `custom_losses`: a variable whose name says it holds
+    losses (a word, not a head word: `loss_fns` and `loss_dict` hold losses too)."""
+    return bool(_words(name) & catalogue.LOSS_REGISTRY_WORDS)
+
+
+def _loss_registry_literals(module: ModuleInfo):
+    """(value, scope) of each entry of a module-level dict literal bound to a loss-named
+    variable (`LOSSES = {"dice": dice_loss, "focal": focal_loss}`)."""
+    for name, bindings in module.scope.bindings.items():
+        if not _names_a_loss_registry(name):
+            continue
+        for binding in bindings:
+            if isinstance(binding, AssignBinding) and isinstance(binding.value, cst.Dict):
+                for element in binding.value.elements:
+                    if isinstance(element, cst.DictElement):
+                        yield element.value, module.scope
 
 
 def _source_rank(source: str) -> int:

@@ -24,7 +24,7 @@ HOW_IT_REACHES_KERAS = {
     "compile": "compile at {site}",
     "loss-subclass": "Loss subclass",
     "wrapper": "wrapper at {site}",
-    "registry": "registered by a decorator",
+    "registry": "put in a registry of losses",
     "custom-objects": "custom_objects at {site}",
     "signature": "signature",
 }

@@ -330,7 +330,7 @@ def test_how_a_loss_reaches_keras_is_data():
     # A source the table does not know yet still reads sensibly.
     assert describe_source("plugin", Place("x.py", 9)) == "plugin at x.py:9"
     assert describe_source("plugin", None) == "plugin"
-    assert describe_source("registry", None) == "registered by a decorator"
+    assert describe_source("registry", None) == "put in a registry of losses"
     assert set(HOW_IT_REACHES_KERAS) == {"compile", "loss-subclass", "wrapper", "registry", "custom-objects",
                                          "signature"}
 
