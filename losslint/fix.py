@@ -26,7 +26,13 @@ What is fixed (only findings that are reported: selected, not suppressed):
   constructor (safe: Keras 3 and tf_keras both accept it, and Keras averages what it returns;
   unsafe beside another per-sample term, as above);
 - LL101 on a sum (`tf.reduce_sum`, `K.sum`, `keras.ops.sum`, `tf.experimental.numpy.sum`)
-  with no axis: `axis=-1` (unsafe, `--unsafe-fixes` only: the loss's scale changes);
+  with no axis, and on a mean used non-linearly: every axis but the batch (`batch_axes`:
+  `axis=-1` for a known (batch, n), `axis=[1, 2, 3]` for a known rank, else
+  `tf.range(1, tf.rank(x))` / `list(range(1, K.ndim(x)))`), so that each sample's value is
+  the loss of that sample alone: a ratio's sums all change alike, a Dice over the batch
+  becomes each image's Dice (unsafe, `--unsafe-fixes` only: the loss's scale changes). A
+  safe mean keeps `axis=-1`: Keras averages the remaining axes, which is each sample's own
+  mean whatever the rank;
 - LL104 (losslint/fix_ll104.py) on `tf.nn.l2_loss(x)` of a tensor with its batch axis first:
   `0.5 * tf.reduce_sum(tf.square(x), axis=-1)` when `x` is known to be (batch, n), else
   `axis=tf.range(1, tf.rank(x))`, spelled with the file's own name for TensorFlow (unsafe:
@@ -79,11 +85,13 @@ from losslint.evaluate import Evaluator, Kind, Origin
 from losslint.fix_edits import (
     Plan,
     axis_edit,
+    batch_axes,
     insert_arg,
     is_constant,
     nonlinear_context,
     parents_of,
     short_code,
+    tensorflow_name,
 )
 from losslint.fix_ll104 import plan_scalar
 from losslint.fix_recording import RecordingEvaluator
@@ -155,13 +163,28 @@ def _plan_reduction(finding: Finding, origin: Origin, evaluator: RecordingEvalua
             return Plan(finding, module, None, "the reduced value's batch axis is not first (pairwise or flattened)")
         if tensor.rank == 1:
             return Plan(finding, module, None, "the reduced value may already be one number per sample")
-    edit = axis_edit(node, reduction)
+    spelled = origin.api
+    ranks = {tensor.rank for _, tensor in records}
+    outer = nonlinear_context(node, origin) if reduction.family in SAFE_FAMILIES else None
+    if reduction.family in SAFE_FAMILIES and outer is None:
+        # A mean over the last axis, which Keras then averages over the others, gives each
+        # sample the mean of its own values, what the loss gives that sample alone: right
+        # for any rank.
+        axis = "-1"
+    else:
+        # A sum, or a mean used non-linearly (a ratio, a log): right for each sample only
+        # over all of its axes at once (a Dice per image, not per pixel row).
+        scope = origin.function.scope if origin.function is not None else module.scope
+        axis = batch_axes(node, next(iter(ranks)) if len(ranks) == 1 else None,
+                          tensorflow_name(evaluator.project, node, scope))
+        if axis is None:
+            return Plan(finding, module, None, "the reduced value's rank is not known and its expression is "
+                                               "too long to repeat in `axis=`")
+    edit = axis_edit(node, reduction, axis)
     if edit is None:
         return Plan(finding, module, None, "the call passes `axis`, `*args` or `**kwargs` in a form not rewritten")
-    spelled = origin.api
+    added = f"added `axis={axis}` to `{spelled}`"
     if reduction.family in SAFE_FAMILIES:
-        outer = nonlinear_context(node, origin)
-        ranks = {tensor.rank for _, tensor in records}
 
         def alike(term: cst.CSTNode) -> bool:
             # Another mean without axis of a tensor of the same rank (`mean(|e|) - 0.1 *
@@ -172,15 +195,17 @@ def _plan_reduction(finding: Finding, origin: Origin, evaluator: RecordingEvalua
 
         other = None if ranks == {2} else _other_terms(node, origin, finding, evaluator.project, alike)
         if outer is None and other is not None:
-            return Plan(finding, module, "unsafe", f"added `axis=-1` to `{spelled}` (unsafe: {other})", node, edit)
+            return Plan(finding, module, "unsafe", f"{added} (unsafe: {other})", node, edit)
         if outer is None:
-            return Plan(finding, module, "safe", f"added `axis=-1` to `{spelled}`", node, edit)
+            return Plan(finding, module, "safe", added, node, edit)
         return Plan(finding, module, "unsafe",
-                    f"added `axis=-1` to `{spelled}` (unsafe: the mean is then used in `{outer}`, so the "
-                    "mean of the new per-sample values is not the old value)", node, edit)
+                    f"{added} (unsafe: the mean is then used in `{outer}`, so the mean of the new "
+                    "per-sample values is not the old value; it is now computed per sample, over "
+                    "each sample's own values, instead of over the whole batch)", node, edit)
     return Plan(finding, module, "unsafe",
-                f"added `axis=-1` to `{spelled}` (unsafe: the loss becomes a mean of per-sample sums, "
-                "so its scale changes and the learning rate may need retuning)", node, edit)
+                f"{added} (unsafe: the sum is now taken per sample, over all of its values, instead "
+                "of over the whole batch; Keras averages the per-sample sums, so the loss's scale "
+                "changes and the learning rate may need retuning)", node, edit)
 
 
 def _other_terms(node: cst.CSTNode, origin: Origin, finding: Finding, project: Project,

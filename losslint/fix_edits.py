@@ -120,24 +120,64 @@ def short_code(node: cst.CSTNode) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def axis_edit(call: cst.Call, reduction: catalogue.Reduction):
-    """A function from the (possibly already edited) call to the call with `axis=-1`."""
+def qualified(project, node: cst.BaseExpression, scope) -> str:
+    """What a name or attribute chain stands for (`tensorflow.nn.l2_loss`), or ""."""
+    resolved = project.resolve(node, scope)
+    return catalogue.canonical(getattr(resolved, "qualified", "") or "")
+
+
+def tensorflow_name(project, call: cst.Call, scope) -> str | None:
+    """The file's spelling of TensorFlow when the call's callee is rooted in it (`tf` of
+    `tf.math.reduce_sum`), else None."""
+    root = call.func
+    while isinstance(root, cst.Attribute):
+        root = root.value
+    if root is call.func or not isinstance(root, cst.Name):
+        return None
+    return root.value if qualified(project, root, scope) == "tensorflow" else None
+
+
+def batch_axes(call: cst.Call, rank: int | None, tensorflow: str | None) -> str | None:
+    """The source of an `axis` that reduces every axis of the call's first argument but the
+    batch: `-1` for a known (batch, n), `[1, 2, 3]` for a known rank 4, else a form right for
+    any rank, in the call's own namespace: `tf.range(1, tf.rank(x))` (TensorFlow, graph mode
+    included), `list(range(1, K.ndim(x)))` (the Keras backend, `keras.ops`). None when the
+    argument is too long to repeat or no namespace is known."""
+    if rank == 2:
+        return "-1"
+    if rank is not None and rank > 2:
+        return "[" + ", ".join(str(axis) for axis in range(1, rank)) + "]"
+    positional = [a for a in call.args if a.keyword is None and not a.star]
+    if not positional or not isinstance(call.func, cst.Attribute):
+        return None
+    x = cst.Module(body=[]).code_for_node(positional[0].value)
+    if "\n" in x or len(x) > 60:
+        return None
+    if tensorflow is not None:
+        return f"{tensorflow}.range(1, {tensorflow}.rank({x}))"
+    namespace = cst.Module(body=[]).code_for_node(call.func.value)
+    return f"list(range(1, {namespace}.ndim({x})))"
+
+
+def axis_edit(call: cst.Call, reduction: catalogue.Reduction, axis: str = "-1"):
+    """A function from the (possibly already edited) call to the call with `axis=<axis>`."""
     if any(arg.star for arg in call.args):
         return None
+    value = minus_one() if axis == "-1" else cst.parse_expression(axis)
     positional = [a for a in call.args if a.keyword is None]
     axis_keywords = [a for a in call.args if a.keyword is not None and a.keyword.value in ("axis", "reduction_indices")]
     if len(positional) > reduction.axis_position:
         slot = positional[reduction.axis_position]
         if not is_none(slot.value):
             return None
-        return lambda updated: replace_arg_value(updated, call.args.index(slot))
+        return lambda updated: replace_arg_value(updated, call.args.index(slot), value)
     if axis_keywords:
         if len(axis_keywords) > 1 or not is_none(axis_keywords[0].value):
             return None
-        return lambda updated: replace_arg_value(updated, call.args.index(axis_keywords[0]))
+        return lambda updated: replace_arg_value(updated, call.args.index(axis_keywords[0]), value)
     before = next((i for i, a in enumerate(call.args)
                    if a.keyword is not None and a.keyword.value in ("keepdims", "keep_dims")), None)
-    new = cst.Arg(keyword=cst.Name("axis"), value=minus_one(),
+    new = cst.Arg(keyword=cst.Name("axis"), value=value,
                   equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""),
                                         whitespace_after=cst.SimpleWhitespace("")))
     return lambda updated: insert_arg(updated, new, before)
@@ -151,9 +191,9 @@ def minus_one() -> cst.BaseExpression:
     return cst.UnaryOperation(operator=cst.Minus(), expression=cst.Integer("1"))
 
 
-def replace_arg_value(call: cst.Call, index: int) -> cst.Call:
+def replace_arg_value(call: cst.Call, index: int, value: cst.BaseExpression | None = None) -> cst.Call:
     args = list(call.args)
-    args[index] = args[index].with_changes(value=minus_one())
+    args[index] = args[index].with_changes(value=minus_one() if value is None else value)
     return call.with_changes(args=args)
 
 

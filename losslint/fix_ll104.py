@@ -23,17 +23,13 @@ from losslint.fix_edits import (
     is_none,
     nonlinear_context,
     parents_of,
+    qualified,
     replace_arg_value,
     short_code,
 )
 from losslint.fix_recording import RecordingEvaluator
 from losslint.ftypes import Finding
 from losslint.project import AssignBinding, ModuleInfo, Project
-
-
-def _qualified(project: Project, node: cst.BaseExpression, scope) -> str:
-    resolved = project.resolve(node, scope)
-    return catalogue.canonical(getattr(resolved, "qualified", "") or "")
 
 
 def plan_scalar(finding: Finding, origin: Origin, project: Project, evaluator: RecordingEvaluator,
@@ -45,7 +41,7 @@ def plan_scalar(finding: Finding, origin: Origin, project: Project, evaluator: R
     if records and all(tensor.kind is Kind.FLAT for _, tensor in records):
         return _plan_flatten(finding, origin, project, evaluator, reported)
     scope = origin.function.scope if origin.function is not None else module.scope
-    if _qualified(project, node.func, scope) == "tensorflow.nn.l2_loss":
+    if qualified(project, node.func, scope) == "tensorflow.nn.l2_loss":
         return _plan_l2_loss(finding, origin, project, evaluator, scope)
     return Plan(finding, module, None, f"no automatic fix for `{origin.api}`")
 
@@ -77,7 +73,7 @@ def _plan_l2_loss(finding: Finding, origin: Origin, project: Project, evaluator:
                                            "per sample would not broadcast against")
     func = call.func
     if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Attribute)
-            and func.value.attr.value == "nn" and _qualified(project, func.value.value, scope) == "tensorflow"):
+            and func.value.attr.value == "nn" and qualified(project, func.value.value, scope) == "tensorflow"):
         return Plan(finding, module, None, "`tf.nn.l2_loss` is not spelled `<tensorflow>.nn.l2_loss`, "
                                            "so the fix has no name for TensorFlow")
     tf = module.tree.code_for_node(func.value.value)
@@ -204,13 +200,13 @@ def _flatten_group(origin: Origin, project: Project, evaluator: RecordingEvaluat
     scope = function.scope
     flow = _Flow(function, parents, {id(f.node) for f in flattens.values()},
                  {id(_tensor_arg(call)) for call, _, _ in reductions if _tensor_arg(call) is not None},
-                 lambda call: _qualified(project, call.func, scope))
+                 lambda call: qualified(project, call.func, scope))
     built, described = [], []
     for flat in sorted(flattens.values(), key=lambda flat: module.span(flat.node, function)[:2]):
         if not flow.reaches_only_targets(flat.node):
             return (f"the flattened `{short_code(flat.node)}` is used elsewhere than in the reductions "
                     "(or through calls that are not element-wise)")
-        edit = _batch_flatten_edit(flat.node, _qualified(project, flat.node.func, scope), module)
+        edit = _batch_flatten_edit(flat.node, qualified(project, flat.node.func, scope), module)
         if isinstance(edit, str):
             return edit
         built.append((flat.node, edit[0]))

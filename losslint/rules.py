@@ -97,9 +97,13 @@ LL101 = _register(
             "whose result reaches the loss only through `+`, `-` and scaling by constants, and "
             "alone (its per-sample values keep every axis but the last, so beside another "
             "per-sample term they may not broadcast): safe, "
-            "Keras's mean of the per-sample means is the old value. A mean used non-linearly "
-            "(`tf.sqrt(tf.reduce_mean(...))`) and a sum get `axis=-1` only with `--unsafe-fixes`: "
-            "the value or its scale changes. Other reductions (`max`, `norm`, `std`...) and values "
+            "Keras's mean of the per-sample means is the old value, and each sample's is its loss "
+            "alone. A mean used non-linearly (`tf.sqrt(tf.reduce_mean(...))`, a ratio) and a sum "
+            "are fixed only with `--unsafe-fixes`, over every axis but the batch (`axis=-1` for "
+            "a known `(batch, n)`, `axis=[1, 2, 3]` for a known rank, else `tf.range(1, "
+            "tf.rank(x))` or `list(range(1, K.ndim(x)))`), so a Dice over the batch becomes "
+            "each image's Dice, numerator and denominator alike; the value or its scale "
+            "changes. Other reductions (`max`, `norm`, `std`...) and values "
             "that may already be one number per sample are not fixed."
         ),
     )

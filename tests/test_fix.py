@@ -20,7 +20,8 @@ from tests.tf_compare import compare
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "fixtures" / "fixes"
-PAIRS = {"mean_family": [], "loss_objects": [], "sum_unsafe": ["--unsafe-fixes"]}
+PAIRS = {"mean_family": [], "loss_objects": [], "sum_unsafe": ["--unsafe-fixes"],
+         "image_sums_unsafe": ["--unsafe-fixes"]}
 
 
 def _copy(tmp_path: Path, name: str) -> Path:

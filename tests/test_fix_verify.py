@@ -136,7 +136,8 @@ def test_an_unsafe_fix_needs_only_the_batch_axis(tmp_path, pool):
     run, verifier = fixed(path, pool, unsafe=True)
     after = path.read_text()
     # The per-sample sums have a different scale, by design: only the batch axis is checked.
-    assert "return tf.reduce_sum(tf.square(y_true - y_pred), axis=-1)" in after
+    assert ("return tf.reduce_sum(tf.square(y_true - y_pred), "
+            "axis=tf.range(1, tf.rank(tf.square(y_true - y_pred))))") in after
     (applied,) = run.applied
     assert applied.safety == "unsafe"
     assert applied.description.endswith("[probe: verified: returns shape (None,) for y_pred of shape (None, 4)]")
@@ -278,7 +279,8 @@ def test_diff_probe_writes_nothing_and_fix_probe_writes_what_it_showed(tmp_path,
     added = [line[1:] for line in out.splitlines() if line.startswith("+") and not line.startswith("+++")]
     # The RMSE fix is unsafe (the mean is used in tf.sqrt): it needs only the batch axis.
     assert added == ["    return tf.reduce_mean(tf.square(y_true - y_pred), axis=-1)",
-                     "    return tf.reduce_sum(tf.square(y_true - y_pred), axis=-1)",
+                     "    return tf.reduce_sum(tf.square(y_true - y_pred), "
+                     "axis=tf.range(1, tf.rank(tf.square(y_true - y_pred))))",
                      "    mse = tf.reduce_mean(tf.square(y_true - y_pred), axis=-1)"]
     assert err.strip().endswith("Would fix 3 problems (2 with unsafe fixes); 1 problem would remain; "
                                 "1 fix not applied (1 failed the probe's check, 0 probe inconclusive).")
