@@ -135,18 +135,50 @@ def test_an_unsafe_fix_needs_only_the_batch_axis(tmp_path, pool):
     """)
     run, verifier = fixed(path, pool, unsafe=True)
     after = path.read_text()
-    # The per-sample sums have a different scale, by design: only the batch axis is checked.
+    # The per-sample sums have a different scale, by design: the batch axis and each sample
+    # alone are checked, not the batch mean.
     assert ("return tf.reduce_sum(tf.square(y_true - y_pred), "
             "axis=tf.range(1, tf.rank(tf.square(y_true - y_pred))))") in after
     (applied,) = run.applied
     assert applied.safety == "unsafe"
-    assert applied.description.endswith("[probe: verified: returns shape (None,) for y_pred of shape (None, 4)]")
+    assert applied.description.endswith("[probe: verified: returns shape (None,) for y_pred of shape (None, 4), "
+                                        "and each sample's value is the original loss on that sample alone]")
     # The planner only fixes the inner mean here; the outer sum still takes the batch away.
     assert "return tf.reduce_sum(tf.reduce_mean(tf.square(y_true - y_pred)))" in after
     assert messages(run)["summed_mean"].endswith(
         "[fix not applied: the probe found the fixed loss returns shape () for y_pred of shape (None, 4): "
         "the batch axis is gone]")
     assert verifier.counts == {"verified": 1, "failed": 1}
+
+
+DICE = """
+    import tensorflow as tf
+
+
+    def dice_loss(y_true, y_pred, smooth=1.0):
+        inter = tf.reduce_sum(y_true * y_pred)
+        return 1.0 - (2.0 * inter + smooth) / (tf.reduce_sum(y_true) + tf.reduce_sum(y_pred) + smooth)
+"""
+MASKS = ((("float32", (None, 8, 8, 1)), ("float32", (None, 8, 8, 1))),)
+
+
+def test_a_fix_is_right_only_when_each_sample_gets_its_loss_alone(tmp_path, pool, monkeypatch):
+    # The Dice of each (8, 8, 1) mask, over every axis but the batch: verified sample by sample.
+    path = write(tmp_path, "losses.py", DICE)
+    run, _ = fixed(path, pool, unsafe=True, shapes=MASKS)
+    assert path.read_text().count("axis=tf.range(1, tf.rank(") == 3 and len(run.applied) == 3
+    assert all(a.description.endswith("and each sample's value is the original loss on that sample alone]")
+               for a in run.applied)
+    # `axis=-1` (what losslint once wrote) keeps the batch axis, and the probe's shape check
+    # passes it; but it is a per-pixel Dice, which no sample alone gives.
+    monkeypatch.setattr(fix, "batch_axes", lambda *args: "-1")
+    path = write(tmp_path, "losses.py", DICE)
+    run, verifier = fixed(path, pool, unsafe=True, shapes=MASKS)
+    assert path.read_text() == textwrap.dedent(DICE) and not run.applied
+    message = messages(run)["dice_loss"]
+    assert "[fix not applied: the probe found sample 0 gives " in message
+    assert " fixed, " in message and " alone (batch of 6, y_pred of shape (None, 8, 8, 1))" in message
+    assert verifier.not_applied == {"failed": 3}
 
 
 def test_a_bad_edit_is_caught_before_it_is_written(tmp_path, pool, monkeypatch):

@@ -172,17 +172,18 @@ class Worker:
 
         The original picks the input shapes (the first candidate it traces with, else runs
         eagerly with); the fixed loss must then return the batch axis first, for batches of 6
-        and 4, and for a safe fix (`job["safe"]`) the mean of its values must be the
-        original value. Each version's slices are installed only while it is defined and
+        and 4, give each sample of the first batch the original's value on that sample alone,
+        and for a safe fix (`job["safe"]`) the mean of its values must be the original value.
+        Each version's slices are installed only while it is defined and
         traced: both use the same module names.
         """
         np = self.np
         shapes = job.get("shapes") or DEFAULT_SHAPES
         candidates = [[(d, tuple(s)) for d, s in pair] for pair in shapes]
-        old, problem = self._with_loss(job["old"], lambda loss: self._run_original(loss, candidates))
+        old, problem = self._with_loss(job["old"], lambda loss: self._run_original_and_alone(loss, candidates))
         if problem:
             return {"verdict": "inconclusive", "evidence": f"the original loss: {problem}"}
-        pair, symbolic, batches, old_values = old
+        pair, symbolic, batches, old_values, alone = old
         shapes = {"y_true": _shape_text(pair[0][1]), "y_pred": _shape_text(pair[1][1])}
         new, problem = self._with_loss(job["new"], lambda loss: self._run_fixed(loss, pair, symbolic, batches))
         if problem:
@@ -201,6 +202,17 @@ class Worker:
             return {**result, "verdict": "inconclusive",
                     "evidence": "the loss returns NaN or infinity on the probe's random inputs"}
         how = "" if symbolic else " (run eagerly: the original does not trace with a None batch dimension)"
+        if alone is not None:
+            # What a right fix is: Keras' value for each sample (the mean of its row) is the
+            # original loss on a batch holding that sample alone.
+            y_true, new_value = batches[0][0], new_values[0]
+            rows = new_value.astype("float64").reshape(len(y_true), -1).mean(axis=1)
+            for index, (fixed, original) in enumerate(zip(rows, alone)):
+                if not np.isclose(fixed, original, rtol=VERIFY_RTOL, atol=VERIFY_ATOL):
+                    return {**result, "verdict": "failed",
+                            "evidence": f"sample {index} gives {_num(fixed)} fixed, {_num(original)} alone "
+                                        f"(batch of {len(y_true)}, y_pred of shape {shapes['y_pred']}): each "
+                                        "sample's value must be the original loss on that sample alone"}
         if job.get("safe"):
             for (y_true, _), old_value, new_value in zip(batches, old_values, new_values):
                 before = float(np.mean(old_value.astype("float64")))
@@ -214,6 +226,8 @@ class Worker:
                         f"of its values is the original value on random batches of 6 and 4{how}")
         else:
             evidence = f"returns shape {shape_text} for y_pred of shape {shapes['y_pred']}{how}"
+        if alone is not None:
+            evidence += ", and each sample's value is the original loss on that sample alone"
         return {**result, "verdict": "verified", "evidence": evidence}
 
     def _with_loss(self, spec: dict, use):
@@ -277,6 +291,24 @@ class Worker:
         else:
             detail = "; ".join(f"{shape}: {message}" for shape, message in errors)
         raise _CannotRun(f"it does not run with any input shape tried ({detail}); give one with --probe-shape")
+
+    def _run_original_and_alone(self, loss, candidates):
+        """`_run_original`'s (pair, traced?, batches, values), and the original's value on each
+        sample of the first batch alone (None when it does not run on a batch of one)."""
+        pair, symbolic, batches, values = self._run_original(loss, candidates)
+        np, tf = self.np, self.tf
+        run = self._traced(loss, pair) if symbolic else (lambda a, b: loss(tf.constant(a), tf.constant(b)))
+        y_true, y_pred = batches[0]
+        try:
+            alone = [float(np.mean(np.asarray(run(y_true[i:i + 1], y_pred[i:i + 1])).astype("float64")))
+                     for i in range(len(y_true))]
+        except NameError:
+            raise
+        except Exception:
+            alone = None  # (a loss that needs two samples at least: pairs, triplets)
+        if alone is not None and not all(np.isfinite(alone)):
+            alone = None
+        return pair, symbolic, batches, values, alone
 
     def _run_fixed(self, loss, pair, symbolic: bool, batches):
         """(failure or None, values, symbolic shape text)."""

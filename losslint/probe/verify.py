@@ -16,9 +16,10 @@ edited ones. Nothing is read from the files on disk for the fixed version and, a
 probe, no module's top-level code runs. The worker (runner.py `Worker.verify`) runs both on
 the same random batches of 6 and 4 samples, with the shapes the original runs with. A fix
 is kept when the fixed loss returns the batch axis first (shape `(batch,)` or
-`(batch, ...)`) and, for a safe fix, the mean of its values equals the original value
-(`numpy.isclose`, rtol 1e-4, atol 1e-6); an unsafe fix changes the value by design and only
-needs the batch axis. Only kept fixes reach the contents that are written (`--fix`) or shown
+`(batch, ...)`), each sample's value (the mean of its row) is the original loss on a batch
+of that sample alone (what a right fix is; skipped for a loss that does not run on one
+sample), and, for a safe fix, the mean of its values equals the original value
+(`numpy.isclose`, rtol 1e-4, atol 1e-6); an unsafe fix changes the batch value by design. Only kept fixes reach the contents that are written (`--fix`) or shown
 (`--diff`); this happens in every fix round.
 
 Granularity: the fixes of one loss are verified together and are kept or dropped together;
