@@ -877,6 +877,19 @@ class Evaluator:
 
     def _index_batch(self, base: Value, elements, frame: Frame, node) -> Value:
         first = elements[0]
+        if isinstance(first, cst.Slice) and first.step is not None and isinstance(node.value, cst.Name):
+            step = self.expr(first.step, frame).literal
+            if isinstance(step, int) and not isinstance(step, bool) and step not in (1, -1):
+                # `emb[::3]`, `emb[1::3]`: every third sample (a batch laid out as anchor,
+                # positive, negative triplets), so the loss has batch/3 rows, not one per sample.
+                # (Only a variable's: an unknown call's result may be a list of outputs.)
+                spelled = source_of(node)
+                return self._collapse("LL102", node, frame, spelled, _message(
+                    f"`{spelled}` takes every {_ordinal(step)} sample of the batch: what the loss computes "
+                    "from it has one row per group of samples, not one per sample, so the batch axis Keras "
+                    "weights and reduces is gone",
+                    "keep one value per sample (compute each sample's term from its own row, or give "
+                    "the model's triplets as one sample each: (batch, 3, d))"))
         if isinstance(first, cst.Index):
             if _is_newaxis(first.value):
                 return replace(base, kind=Kind.MOVED, rank=None)
@@ -1709,6 +1722,11 @@ def _axis_node(call: cst.Call, reduction: catalogue.Reduction):
 
 WHY = ("Keras applies sample/class weights, masks and its own batch reduction per sample, so "
        "they are silently ignored")
+
+
+def _ordinal(step: int) -> str:
+    step = abs(step)
+    return {2: "second", 3: "third", 4: "fourth"}.get(step, f"{step}th")
 
 
 def _message(what: str, fix: str) -> str:
