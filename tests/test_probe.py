@@ -97,6 +97,22 @@ def test_per_sample_loss_is_refuted_and_batch_coupling_is_confirmed(tmp_path, po
     assert results["centred"].verdict == "confirmed"  # a collapsed value broadcast back
 
 
+def test_a_sample_alone_shows_coupling_that_other_batches_hide(tmp_path, pool):
+    # Few-shot training: the first two samples of every batch are the support set. Batches of
+    # 4 and 6 share them and changing the last sample moves nothing, but sample 0 alone has
+    # another prototype: its value is not the loss of that sample alone.
+    path = write(tmp_path, "losses.py", """
+        import tensorflow as tf
+
+        def prototype_distance(y_true, y_pred):
+            prototype = tf.reduce_mean(y_pred[:2], axis=0)
+            return tf.reduce_sum(tf.square(y_pred - prototype), axis=-1)
+    """)
+    result = probe_named(path, "prototype_distance", pool)
+    assert result.verdict == "confirmed"
+    assert "in a batch of 6 and 0 alone: each value depends on the rest of the batch" in result.evidence
+
+
 def test_keras_ops_losses_and_image_shapes(pool):
     results = probe_named(FIXTURES / "rules" / "ll101_keras_ops.py", None, pool)
     assert results["mse_batch"].verdict == "confirmed"

@@ -12,9 +12,11 @@ For each job it installs the source slices as modules, takes `__losslint_loss__`
    vector, image, sequence and sparse-label shapes in that order (or the user's shapes); the
    first that traces wins. A result of rank 0, or with a static first dimension, has lost the
    batch axis: `confirmed`.
-2. otherwise runs it on batches of 4 and 6 random samples, and on the batch of 6 with the last
-   sample changed: if the values of the other samples move, the samples are coupled
-   (`confirmed`), else the loss returns independent per-sample values (`refuted`).
+2. otherwise runs it on batches of 4 and 6 random samples, on the first sample alone, and on
+   the batch of 6 with the last sample changed: if a sample's value is not its value alone,
+   or the values of the other samples move, the samples are coupled (`confirmed`), else the
+   loss returns independent per-sample values (`refuted`). (A loss that does not run on one
+   sample, or gives NaN there, skips the sample-alone comparison.)
 3. for a confirmed loss, shows the harm: Keras's own reduction with `sample_weight
    [1, 0, 0, 0]` applied to the loss's value on the batch, against the same reduction applied
    to the loss's value on each sample alone.
@@ -427,6 +429,14 @@ class Worker:
                         f"{_num(_first(out6))} in a batch of 6 and {_num(_first(out4))} in a batch of 4: "
                         "each value depends on the batch")
             return self._confirmed(concrete, pair, evidence)
+        alone = self._first_alone(concrete, data6)
+        if alone is not None and alone.size == out6[0].size \
+                and not np.allclose(out6[0].reshape(-1), alone.reshape(-1), rtol=1e-4, atol=1e-6):
+            # What a per-sample loss is: each sample's value is the loss on that sample alone.
+            evidence = (f"keeps the batch axis (shape {shape_text}) but sample 0's value is "
+                        f"{_num(_first(out6))} in a batch of 6 and {_num(_first(alone))} alone: "
+                        "each value depends on the rest of the batch")
+            return self._confirmed(concrete, pair, evidence)
         for out6b in changed:
             # NaN in the changed sample itself is fine; anywhere else it is coupling.
             if out6b.shape != out6.shape or not np.allclose(out6[:5], out6b[:5], rtol=1e-4, atol=1e-6):
@@ -437,7 +447,17 @@ class Worker:
         return {"verdict": "refuted",
                 "evidence": (f"returns shape {shape_text} for y_pred of shape "
                              f"{shapes['y_pred']}, and each sample's value depends on that sample only "
-                             "(checked with batches of 4 and 6 and by changing one sample)")}
+                             "(checked with batches of 4 and 6, a sample alone and by changing one sample)")}
+
+    def _first_alone(self, concrete, data):
+        """The loss on a batch holding the first sample of `data` alone, or None when it does
+        not run on one sample or gives NaN (a statistic of one sample: a variance)."""
+        np = self.np
+        try:
+            alone = np.asarray(concrete(data[0][:1], data[1][:1]))
+        except Exception:
+            return None
+        return alone if np.all(np.isfinite(alone)) else None
 
     def batch(self, pair, n: int, seed: int, change_last: str | None = None):
         np = self.np
