@@ -86,8 +86,10 @@ from losslint.fix_edits import (
     Plan,
     axis_edit,
     batch_axes,
+    in_ratio,
     insert_arg,
     is_constant,
+    loads_of,
     nonlinear_context,
     parents_of,
     short_code,
@@ -202,6 +204,11 @@ def _plan_reduction(finding: Finding, origin: Origin, evaluator: RecordingEvalua
                     f"{added} (unsafe: the mean is then used in `{outer}`, so the mean of the new "
                     "per-sample values is not the old value; it is now computed per sample, over "
                     "each sample's own values, instead of over the whole batch)", node, edit)
+    if in_ratio(node, origin):
+        return Plan(finding, module, "unsafe",
+                    f"{added} (unsafe: the ratio this sum is part of, a Dice, IoU or Tversky index, is now "
+                    "computed per sample, over each sample's own values, instead of over the whole batch; "
+                    "its value changes)", node, edit)
     return Plan(finding, module, "unsafe",
                 f"{added} (unsafe: the sum is now taken per sample, over all of its values, instead "
                 "of over the whole batch; Keras averages the per-sample sums, so the loss's scale "
@@ -270,7 +277,7 @@ def _other_terms_in(node: cst.CSTNode, function, module: ModuleInfo,
             continue
         if (isinstance(parent, cst.Assign) and len(parent.targets) == 1
                 and isinstance(parent.targets[0].target, cst.Name)):
-            uses = _uses(function, parent.targets[0].target.value, parents)
+            uses = loads_of(function, parent.targets[0].target.value, parents)
             if not uses:
                 return _LOST
             todo.extend(uses)
@@ -298,23 +305,6 @@ def _scaled_term(node: cst.CSTNode, tensors: set[str], assigned: set[str]) -> cs
             node = node.right
         else:
             return node
-
-
-def _uses(function, name: str, parents: dict[int, cst.CSTNode]) -> list[cst.Name]:
-    """The loads of `name` in the function's body (not its assignments)."""
-    found: list[cst.Name] = []
-
-    class _Loads(cst.CSTVisitor):
-        def visit_Name(self, node: cst.Name) -> None:
-            if node.value == name:
-                parent = parents.get(id(node))
-                targets = isinstance(parent, cst.AssignTarget) or (
-                    isinstance(parent, (cst.AugAssign, cst.AnnAssign)) and parent.target is node)
-                if not targets:
-                    found.append(node)
-
-    function.node.body.visit(_Loads())
-    return found
 
 
 _KERAS_BASES = frozenset({"Loss", "LossFunctionWrapper", "Reduction"})

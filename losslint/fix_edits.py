@@ -67,16 +67,7 @@ def nonlinear_context(node: cst.CSTNode, origin: Origin) -> str | None:
     (a hyper-parameter); else the source of the first other expression around it. Keras's mean
     of per-sample means is the old scalar only through such linear steps."""
     parents = parents_of(origin.module)
-    function = origin.function
-    tensors: set[str] = set()
-    assigned: set[str] = set()
-    if function is not None:
-        params = [p.name.value for p in function.positional_params()]
-        if function.cls is not None and params:
-            params = params[1:]
-        tensors = set(params[:2])
-        assigned = {name for name, bindings in function.scope.bindings.items()
-                    if any(isinstance(b, AssignBinding) for b in bindings)}
+    tensors, assigned = _tensor_names(origin.function)
     child = node
     while True:
         parent = parents.get(id(child))
@@ -101,6 +92,64 @@ def nonlinear_context(node: cst.CSTNode, origin: Origin) -> str | None:
         if isinstance(parent, cst.Arg):
             parent = parents.get(id(parent), parent)
         return short_code(parent)
+
+
+def in_ratio(node: cst.CSTNode, origin: Origin) -> bool:
+    """Does the reduction's value reach a division by (or of) a value computed from the batch,
+    directly or through variables of its function: the sums of a Dice, IoU or Tversky index?"""
+    parents = parents_of(origin.module)
+    function = origin.function
+    tensors, assigned = _tensor_names(function)
+    todo, seen = [node], set()
+    while todo:
+        child = todo.pop()
+        while True:
+            parent = parents.get(id(child))
+            if parent is None or isinstance(parent, (cst.Return, cst.SimpleStatementLine, cst.Lambda)):
+                break
+            if isinstance(parent, cst.BinaryOperation) and isinstance(parent.operator, cst.Divide):
+                other = parent.left if parent.right is child else parent.right
+                if not is_constant(other, tensors, assigned):
+                    return True
+            if isinstance(parent, cst.Assign):
+                names = [t.target.value for t in parent.targets if isinstance(t.target, cst.Name)]
+                if function is not None:
+                    for name in set(names) - seen:
+                        seen.add(name)
+                        todo += loads_of(function, name, parents)
+                break
+            child = parent
+    return False
+
+
+def _tensor_names(function) -> tuple[set[str], set[str]]:
+    """The function's tensor parameters (y_true, y_pred) and the names it assigns."""
+    if function is None:
+        return set(), set()
+    params = [p.name.value for p in function.positional_params()]
+    if function.cls is not None and params:
+        params = params[1:]
+    assigned = {name for name, bindings in function.scope.bindings.items()
+                if any(isinstance(b, AssignBinding) for b in bindings)}
+    return set(params[:2]), assigned
+
+
+def loads_of(function, name: str, parents: dict[int, cst.CSTNode]) -> list[cst.Name]:
+    """The loads of `name` in the function's body (not its assignments)."""
+    found: list[cst.Name] = []
+
+    class _Loads(cst.CSTVisitor):
+        def visit_Name(self, node: cst.Name) -> None:
+            if node.value == name:
+                parent = parents.get(id(node))
+                targets = isinstance(parent, cst.AssignTarget) or (
+                    isinstance(parent, (cst.AugAssign, cst.AnnAssign)) and parent.target is node)
+                if not targets:
+                    found.append(node)
+
+    function.node.body.visit(_Loads())
+    return found
+
 
 
 def is_constant(node: cst.BaseExpression, tensors: set[str], assigned: set[str]) -> bool:

@@ -107,6 +107,19 @@ def test_sums_need_unsafe_fixes(tmp_path, capsys):
     assert "Fixed 3 problems (3 with unsafe fixes)." in out
 
 
+def test_the_sums_of_a_ratio_say_the_ratio_is_now_per_sample(tmp_path, capsys):
+    path = _copy(tmp_path, "image_sums_unsafe")
+    main(["check", "--fix", "--unsafe-fixes", str(path)])
+    lines = capsys.readouterr().out.splitlines()
+    ratio = [line for line in lines if "the ratio this sum is part of, a Dice, IoU or Tversky index, is now "
+             "computed per sample" in line]
+    # the Dice's three sums and the Jaccard's three (its union reaches the division through a
+    # variable); the plain sum of squares says its scale changes instead
+    assert [line.split(":")[1] for line in ratio] == ["12", "13", "13", "18", "19", "19"]
+    (plain,) = [line for line in lines if "fixed (unsafe)" in line and line not in ratio]
+    assert ":26:" in plain and "Keras averages the per-sample sums, so the loss's scale changes" in plain
+
+
 def test_diff_writes_nothing(tmp_path, capsys):
     path = _copy(tmp_path, "mean_family")
     original = path.read_bytes()
