@@ -151,7 +151,6 @@ def loads_of(function, name: str, parents: dict[int, cst.CSTNode]) -> list[cst.N
     return found
 
 
-
 def is_constant(node: cst.BaseExpression, tensors: set[str], assigned: set[str]) -> bool:
     if isinstance(node, cst.UnaryOperation):
         return is_constant(node.expression, tensors, assigned)
